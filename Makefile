@@ -1,0 +1,48 @@
+# ToggleMaster — the two commands are `make dev` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: help dev test lint format typecheck unit migrate bench schemas clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ToggleMaster needs Python 3.11 or newer: install python3.11 and python3.11-venv")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "cannot create a virtualenv: install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+dev: $(STAMP) ## start the whole stack locally (private PostgreSQL, Redis, moto) until Ctrl-C
+	$(BIN)/python -m functions.devstack
+
+test: $(STAMP) lint ## lint, types and the whole test suite against real servers
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check functions tests
+	$(BIN)/ruff format --check functions tests
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix functions tests
+	$(BIN)/ruff format functions tests
+
+unit: $(STAMP) ## the unit tests only (no servers)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+migrate: $(STAMP) ## apply sql/ migrations (to the make-dev stack, or DATABASE_URL)
+	@if [ -z "$$DATABASE_URL$$AUTH_DATABASE_URL" ] && [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
+	$(BIN)/python -m functions.migrate
+
+bench: $(STAMP) ## benchmarks: the engine's decision time
+	$(BIN)/python tests/bench/bench_engine.py
+
+schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
+	$(BIN)/python -m functions.core.events
+
+clean: ## remove the virtualenv and local state (.run/)
+	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .hypothesis

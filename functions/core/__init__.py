@@ -1,0 +1,1 @@
+"""The shared core: configuration, stores, engine, events. No web framework here."""

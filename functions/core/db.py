@@ -1,0 +1,57 @@
+"""PostgreSQL connection pools, one per database URL and per process.
+
+Pools are built on first use, never at import, so a forked server worker opens its
+own connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from functions.core.errors import ServiceUnavailable
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+_pools: dict[str, ConnectionPool] = {}
+_lock = threading.Lock()
+
+
+def pool(database_url: str) -> ConnectionPool:
+    with _lock:
+        found = _pools.get(database_url)
+        if found is None:
+            found = ConnectionPool(
+                database_url,
+                min_size=1,
+                max_size=8,
+                kwargs={"row_factory": dict_row, "connect_timeout": 5},
+                timeout=5,
+                open=True,
+            )
+            _pools[database_url] = found
+        return found
+
+
+@contextmanager
+def transaction(database_url: str) -> Iterator[Connection]:
+    """A connection inside one transaction: committed on success, rolled back on error."""
+    try:
+        with pool(database_url).connection() as conn:
+            yield cast(Connection, conn)
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise ServiceUnavailable("the database is unavailable") from exc
+
+
+def close_all() -> None:
+    """Close every pool this process opened (tests, shutdown)."""
+    with _lock:
+        for opened in _pools.values():
+            opened.close()
+        _pools.clear()

@@ -1,0 +1,83 @@
+"""One exception hierarchy for every function.
+
+Each subclass carries its HTTP status and a stable machine-readable `code`, so the
+single mapping in `functions.web` can turn any of them into the JSON error body
+without a handler ever building an error by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ToggleMasterError(Exception):
+    """Base of every error a client may see."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, **self.details}
+
+
+class BadRequest(ToggleMasterError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ToggleMasterError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ToggleMasterError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ToggleMasterError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ToggleMasterError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class Conflict(ToggleMasterError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ToggleMasterError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ToggleMasterError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unprocessable(ToggleMasterError):
+    """The body is well-formed but says something that cannot hold (a bad rule)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class ServiceUnavailable(ToggleMasterError):
+    """A dependency is down; the client may retry."""
+
+    status = 503
+    code = "unavailable"
+
+
+class ConfigError(Exception):
+    """Start-up configuration is wrong; the message names the variable."""

@@ -1,0 +1,86 @@
+"""Deciding a flag for a user: the evaluation function's logic.
+
+It never raises for a decision: an unreachable configuration with nothing cached
+yields `false` with reason ERROR (logged), as the seed's contract wants `false` for
+anything it cannot decide.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+from functions.core import engine
+from functions.core.errors import ServiceUnavailable
+from functions.core.event_publisher import EventPublisher
+from functions.core.events import new_event
+from functions.core.flag_config import FlagConfigReader
+from functions.core.models import EvaluationResult
+
+log = logging.getLogger(__name__)
+
+_FLAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+class EvaluationService:
+    def __init__(self, *, reader: FlagConfigReader, publisher: EventPublisher) -> None:
+        self._reader = reader
+        self._publisher = publisher
+
+    def evaluate(
+        self, *, flag_name: str, user_id: str, attributes: Mapping[str, object] | None = None
+    ) -> EvaluationResult:
+        context = {**(attributes or {}), "user_id": user_id}
+        resolution = self._resolve(flag_name, context)
+        result = resolution.value is True
+        self._publisher.publish(
+            new_event(
+                user_id=user_id,
+                flag_name=flag_name,
+                result=result,
+                environment=None,
+                variant=resolution.variant,
+                reason=str(resolution.reason),
+            )
+        )
+        return EvaluationResult(
+            flag_name=flag_name,
+            user_id=user_id,
+            result=result,
+            value=resolution.value,
+            variant=resolution.variant,
+            reason=str(resolution.reason),
+        )
+
+    def _resolve(self, flag_name: str, context: Mapping[str, object]) -> engine.Resolution:
+        if not _FLAG_NAME.match(flag_name):
+            return engine.evaluate(None, False, None, context)
+        try:
+            config = self._reader.get(flag_name)
+        except ServiceUnavailable as exc:
+            log.error(
+                "no configuration for the flag",
+                extra={"flag_name": flag_name, "error": exc.message},
+            )
+            return engine.Resolution(
+                value=False,
+                variant=None,
+                reason=engine.Reason.ERROR,
+                error_code="GENERAL",
+                error_message=exc.message,
+            )
+        if config.invalid_rules is not None and config.definition is not None:
+            log.error(
+                "stored rules are invalid",
+                extra={"flag_name": flag_name, "problem": config.invalid_rules},
+            )
+            off = config.definition.variants[config.definition.off_variant]
+            return engine.Resolution(
+                value=off,
+                variant=config.definition.off_variant,
+                reason=engine.Reason.ERROR,
+                error_code="PARSE_ERROR",
+                error_message=config.invalid_rules,
+            )
+        return engine.evaluate(config.definition, config.enabled, config.ruleset, context)

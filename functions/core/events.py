@@ -1,0 +1,104 @@
+"""Evaluation events: the schema producers and analytics agree on.
+
+One SQS message carries a pack `{"pack_id", "events": [...]}`; analytics also
+accepts the seed's body of one bare event. The JSON Schemas in `events/` are
+generated from these models (`python -m functions.core.events`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+
+SQS_MAX_MESSAGE_BYTES = 262_144
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class EvaluationEvent(BaseModel):
+    """One decision. `event_id` is minted by the producer so redelivery rewrites, not adds."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: Text | None = Field(None, description="producer-minted id; derived when absent")
+    user_id: Text
+    flag_name: Text
+    result: StrictBool
+    timestamp: Text = Field(description="ISO-8601 UTC")
+    environment: Text | None = None
+    variant: Text | None = None
+    reason: Text | None = None
+
+    def with_id(self) -> EvaluationEvent:
+        """The seed's events carry no id: derive a stable one from their content."""
+        if self.event_id:
+            return self
+        canonical = json.dumps(self.model_dump(exclude={"event_id"}), sort_keys=True)
+        return self.model_copy(update={"event_id": str(uuid.uuid5(_SEED_NAMESPACE, canonical))})
+
+
+class EventPack(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    pack_id: Text
+    events: list[EvaluationEvent] = Field(min_length=1)
+
+
+_SEED_NAMESPACE = uuid.UUID("6f0d4a55-3c8e-4b8e-9c52-2f1a7c0e9d11")
+
+
+class InvalidEventBody(ValueError):
+    """The body is neither a pack nor an event."""
+
+
+def new_event(
+    *,
+    user_id: str,
+    flag_name: str,
+    result: bool,
+    environment: str | None,
+    variant: str | None,
+    reason: str | None,
+) -> dict[str, object]:
+    """A producer-side event as a plain dict: cheap on the hot path, validated by analytics."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "flag_name": flag_name,
+        "result": result,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "environment": environment,
+        "variant": variant,
+        "reason": reason,
+    }
+
+
+def parse_body(body: bytes | str) -> tuple[str | None, list[EvaluationEvent]]:
+    """(pack_id or None, events with ids) from an SQS message body."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEventBody(f"not JSON: {exc}") from None
+    try:
+        if isinstance(document, dict) and "events" in document:
+            pack = EventPack.model_validate(document)
+            return pack.pack_id, [event.with_id() for event in pack.events]
+        return None, [EvaluationEvent.model_validate(document).with_id()]
+    except ValidationError as exc:
+        raise InvalidEventBody(str(exc.errors(include_url=False, include_input=False))) from None
+
+
+def write_schemas(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, model in (("evaluation-event", EvaluationEvent), ("event-pack", EventPack)):
+        schema = model.model_json_schema()
+        (folder / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write_schemas(Path(__file__).resolve().parents[2] / "events")

@@ -1,0 +1,151 @@
+"""What evaluation knows of one flag, and where it gets it.
+
+Order of sources: this process's memo, the shared Redis copy, then the flags and
+targeting functions (with the service key). Every cached entry is tagged with the
+configuration version read *before* fetching (see `notices`), so a change made
+meanwhile makes it stale. When the functions cannot be reached, the last known
+entry is served and marked stale rather than failing the evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import requests
+
+from functions.core import engine
+from functions.core.errors import ServiceUnavailable
+from functions.core.notices import CONFIG_VERSION_KEY
+
+log = logging.getLogger(__name__)
+
+ENTRY_PREFIX = "tm:eval:flag:"
+
+
+@dataclass(frozen=True, slots=True)
+class FlagConfig:
+    definition: engine.FlagDefinition | None
+    enabled: bool
+    ruleset: engine.Ruleset | None
+    invalid_rules: str | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    version: int
+    document: dict[str, Any]
+    config: FlagConfig
+
+
+def build_config(name: str, flag: dict[str, Any] | None, rule: dict[str, Any] | None) -> FlagConfig:
+    """Rows as the flags and targeting functions return them → engine objects."""
+    if flag is None:
+        return FlagConfig(definition=None, enabled=False, ruleset=None)
+    definition = engine.boolean_definition(name)
+    if rule is None or not rule.get("is_enabled", True):
+        return FlagConfig(definition=definition, enabled=bool(flag["is_enabled"]), ruleset=None)
+    try:
+        ruleset = engine.parse_ruleset(rule["rules"], definition, ())
+    except engine.RuleValidationError as exc:
+        return FlagConfig(
+            definition=definition,
+            enabled=bool(flag["is_enabled"]),
+            ruleset=None,
+            invalid_rules=f"{exc.path}: {exc.message}",
+        )
+    return FlagConfig(definition=definition, enabled=bool(flag["is_enabled"]), ruleset=ruleset)
+
+
+class FlagConfigReader:
+    def __init__(
+        self,
+        *,
+        redis_client: redis.Redis,
+        flag_service_url: str,
+        targeting_service_url: str,
+        service_api_key: str,
+        ttl_seconds: int,
+        timeout: float = 3.0,
+    ) -> None:
+        self._redis = redis_client
+        self._flags_url = flag_service_url.rstrip("/")
+        self._targeting_url = targeting_service_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {service_api_key}"}
+        self._ttl = ttl_seconds
+        self._timeout = timeout
+        self._memo: dict[str, _Entry] = {}
+        self._local = threading.local()
+
+    def get(self, name: str) -> FlagConfig:
+        try:
+            raw_version, raw_entry = self._redis.mget(CONFIG_VERSION_KEY, ENTRY_PREFIX + name)
+        except redis.RedisError as exc:
+            log.warning("redis unavailable; reading the flag functions", extra={"error": str(exc)})
+            return self._fetch(name, version=None)
+        version = int(raw_version) if raw_version is not None else 0
+        memo = self._memo.get(name)
+        if memo is not None and memo.version == version:
+            return memo.config
+        if raw_entry is not None:
+            document = json.loads(raw_entry)
+            if document.get("version") == version:
+                return self._remember(name, version, document).config
+        return self._fetch(name, version=version)
+
+    def _fetch(self, name: str, *, version: int | None) -> FlagConfig:
+        try:
+            flag = self._read(f"{self._flags_url}/flags/{name}")
+            rule = self._read(f"{self._targeting_url}/rules/{name}") if flag is not None else None
+        except ServiceUnavailable:
+            memo = self._memo.get(name)
+            if memo is None:
+                raise
+            log.warning("serving the last known configuration", extra={"flag_name": name})
+            return FlagConfig(
+                definition=memo.config.definition,
+                enabled=memo.config.enabled,
+                ruleset=memo.config.ruleset,
+                invalid_rules=memo.config.invalid_rules,
+                stale=True,
+            )
+        document = {"version": version, "flag": flag, "rule": rule, "fetched_at": time.time()}
+        if version is not None:
+            try:
+                self._redis.set(ENTRY_PREFIX + name, json.dumps(document), ex=self._ttl)
+            except redis.RedisError:
+                log.warning("could not share the flag configuration in redis")
+        return self._remember(name, version if version is not None else -1, document).config
+
+    def _remember(self, name: str, version: int, document: dict[str, Any]) -> _Entry:
+        entry = _Entry(version, document, build_config(name, document["flag"], document["rule"]))
+        self._memo[name] = entry
+        return entry
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
+    def _read(self, url: str) -> dict[str, Any] | None:
+        try:
+            response = self._session().get(url, headers=self._headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable("the flag configuration is unreachable") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code in (401, 403):
+            log.error("SERVICE_API_KEY was refused by the flag functions")
+            raise ServiceUnavailable("evaluation's service key was refused")
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"the flag configuration answered {response.status_code}")
+        body: dict[str, Any] = response.json()
+        return body

@@ -1,0 +1,46 @@
+"""Change notices: how every write reaches what evaluation holds (seed report §1.5).
+
+Writers bump a monotonic configuration version and publish what changed. Readers
+tag what they cache with the version they read *before* fetching, so an entry
+fetched during a write is already stale when the write's bump lands: no cache is
+ever flushed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+
+CONFIG_VERSION_KEY = "tm:config:version"
+CHANGES_CHANNEL = "tm:config:changes"
+
+log = logging.getLogger(__name__)
+
+
+def announce_change(client: redis.Redis, *, kind: str, name: str) -> int | None:
+    """Bump the version and publish the change; returns the new version.
+
+    The write it follows is already committed, so a Redis failure here is logged and
+    not raised: the reader's cache TTL bounds how long the change can go unseen.
+    """
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.incr(CONFIG_VERSION_KEY)
+        results = pipe.execute()
+        version = int(results[0])
+        client.publish(
+            CHANGES_CHANNEL, json.dumps({"version": version, "kind": kind, "name": name})
+        )
+        return version
+    except redis.RedisError as exc:
+        log.error(
+            "change notice not delivered", extra={"kind": kind, "name": name, "error": str(exc)}
+        )
+        return None
+
+
+def current_version(client: redis.Redis) -> int:
+    raw = client.get(CONFIG_VERSION_KEY)
+    return int(raw) if raw is not None else 0

@@ -1,0 +1,80 @@
+"""The targeting function: targeting rules per flag."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import flask
+import functions_framework
+
+from functions.core.auth_client import AuthClient
+from functions.core.config import ConfigStoreSettings
+from functions.core.logs import configure_logging
+from functions.core.models import CreateRuleRequest, UpdateRuleRequest
+from functions.core.readiness import database_check, redis_check
+from functions.core.targeting_service import TargetingService
+from functions.web import Router, add_probes, authenticate, json_response, no_content, read_json
+
+router = Router()
+
+
+@functools.cache
+def settings() -> ConfigStoreSettings:
+    return ConfigStoreSettings.from_env(os.environ)
+
+
+@functools.cache
+def service() -> TargetingService:
+    return TargetingService(database_url=settings().database_url, redis_url=settings().redis_url)
+
+
+@functools.cache
+def auth_client() -> AuthClient:
+    return AuthClient(settings().auth_service_url)
+
+
+def configure() -> None:
+    """Start-up: validate the configuration before the server takes requests."""
+    configure_logging("targeting", settings().log_level)
+
+
+add_probes(
+    router,
+    lambda: {
+        "database": database_check(
+            settings().database_url, ["targeting"], requires_tables=["flags"]
+        ),
+        "redis": redis_check(settings().redis_url),
+    },
+)
+
+
+@router.route("/rules", "POST")
+def create_rule(request: flask.Request) -> flask.Response:
+    authenticate(request, auth_client())
+    return json_response(service().create_rule(read_json(request, CreateRuleRequest)), status=201)
+
+
+@router.route("/rules/<flag_name>", "GET")
+def get_rule(request: flask.Request, flag_name: str) -> flask.Response:
+    authenticate(request, auth_client())
+    return json_response(service().get_rule(flag_name))
+
+
+@router.route("/rules/<flag_name>", "PUT")
+def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
+    authenticate(request, auth_client())
+    return json_response(service().update_rule(flag_name, read_json(request, UpdateRuleRequest)))
+
+
+@router.route("/rules/<flag_name>", "DELETE")
+def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
+    authenticate(request, auth_client())
+    service().delete_rule(flag_name)
+    return no_content()
+
+
+@functions_framework.http
+def targeting(request: flask.Request) -> flask.Response:
+    return router.dispatch(request)

@@ -1,0 +1,180 @@
+"""What every HTTP function shares: routing, JSON bodies, the bearer key, and the
+one place where errors become JSON responses.
+
+This is the only module besides the function modules that knows about Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import flask
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+
+from functions.core.auth_client import AuthClient, Caller
+from functions.core.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ToggleMasterError,
+)
+from functions.core.logs import correlation_id
+from functions.core.readiness import Check, report
+
+MAX_BODY_BYTES = 256 * 1024
+CORRELATION_HEADER = "X-Request-Id"
+
+Model = TypeVar("Model", bound=BaseModel)
+Handler = Callable[..., flask.Response]
+
+log = logging.getLogger("togglemaster.http")
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> flask.Response:
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    payload = json.dumps(body, separators=(",", ":"), default=str)
+    return flask.Response(payload, status=status, headers=headers, mimetype="application/json")
+
+
+def no_content() -> flask.Response:
+    return flask.Response(status=204)
+
+
+def error_response(error: ToggleMasterError) -> flask.Response:
+    return json_response(error.to_body(), status=error.status)
+
+
+def bearer_token(request: flask.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def read_limited(request: flask.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return raw
+
+
+def read_json(request: flask.Request, model: type[Model]) -> Model:
+    """Parse the body into `model`; every way it can be wrong is a 400 naming the field."""
+    raw = read_limited(request)
+    if not raw.strip():
+        raise BadRequest("a JSON body is required")
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise BadRequest(
+            "invalid request body: " + "; ".join(_describe(e) for e in exc.errors()),
+            fields=[_field(e) for e in exc.errors()],
+        ) from None
+
+
+def _field(error: Any) -> dict[str, str]:
+    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+    return {"path": path, "problem": "is required" if error["type"] == "missing" else error["msg"]}
+
+
+def _describe(error: Any) -> str:
+    field = _field(error)
+    return f"{field['path'].removeprefix('$.')} {field['problem']}"
+
+
+class Router:
+    """Maps method and path to a handler; the function's target calls `dispatch`."""
+
+    def __init__(self) -> None:
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._handlers: dict[str, Handler] = {}
+
+    def route(self, path: str, *methods: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            endpoint = f"{handler.__name__}:{path}"
+            self._map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
+            self._handlers[endpoint] = handler
+            return handler
+
+        return register
+
+    def dispatch(self, request: flask.Request) -> flask.Response:
+        request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        token = correlation_id.set(request_id[:64])
+        try:
+            response = self._call(request)
+        finally:
+            correlation_id.reset(token)
+        response.headers[CORRELATION_HEADER] = request_id[:64]
+        return response
+
+    def _call(self, request: flask.Request) -> flask.Response:
+        adapter = self._map.bind("localhost", path_info=request.path, url_scheme="http")
+        try:
+            endpoint, arguments = adapter.match(method=request.method)
+            return self._handlers[endpoint](request, **arguments)
+        except WerkzeugNotFound:
+            return error_response(NotFound(f"no route for {request.method} {request.path}"))
+        except WerkzeugMethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            response = error_response(
+                MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.path}", allowed=allowed
+                )
+            )
+            response.headers["Allow"] = allowed
+            return response
+        except ToggleMasterError as exc:
+            if exc.status >= 500:
+                log.warning("request failed", extra={"code": exc.code, "error": exc.message})
+            return error_response(exc)
+        except Exception:
+            log.exception(
+                "unexpected error", extra={"path": request.path, "method": request.method}
+            )
+            return json_response(
+                {
+                    "error": "internal error",
+                    "code": "internal_error",
+                    "correlation_id": correlation_id.get(),
+                },
+                status=500,
+            )
+
+
+def add_probes(router: Router, checks: Callable[[], dict[str, Check]]) -> None:
+    """`GET /health` (the process answers) and `GET /ready` (its dependencies do)."""
+
+    @router.route("/health", "GET")
+    def health(request: flask.Request) -> flask.Response:
+        return json_response({"status": "ok"})
+
+    @router.route("/ready", "GET")
+    def ready(request: flask.Request) -> flask.Response:
+        ok, body = report(checks())
+        return json_response(body, status=200 if ok else 503)
+
+
+def authenticate(request: flask.Request, client: AuthClient) -> Caller:
+    """The caller behind the bearer key, or 401."""
+    return client.validate(bearer_token(request))
