@@ -81,7 +81,7 @@ def _required(request: flask.Request, name: str, limit: int) -> str:
 
 @router.route("/evaluate", "GET")
 def evaluate(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="evaluate")
     user_id = _required(request, "user_id", MAX_USER_ID)
     flag_name = _required(request, "flag_name", 100)
     attributes = {k: v for k, v in request.args.items() if k not in RESERVED_PARAMETERS}

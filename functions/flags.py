@@ -50,31 +50,31 @@ add_probes(
 
 @router.route("/flags", "GET")
 def list_flags(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="read")
     return json_response([flag.model_dump(mode="json") for flag in service().list_flags()])
 
 
 @router.route("/flags", "POST")
 def create_flag(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="write")
     return json_response(service().create_flag(read_json(request, CreateFlagRequest)), status=201)
 
 
 @router.route("/flags/<name>", "GET")
 def get_flag(request: flask.Request, name: str) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="read")
     return json_response(service().get_flag(name))
 
 
 @router.route("/flags/<name>", "PUT")
 def update_flag(request: flask.Request, name: str) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="write")
     return json_response(service().update_flag(name, read_json(request, UpdateFlagRequest)))
 
 
 @router.route("/flags/<name>", "DELETE")
 def delete_flag(request: flask.Request, name: str) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="write")
     service().delete_flag(name)
     return no_content()
 

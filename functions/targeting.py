@@ -52,25 +52,25 @@ add_probes(
 
 @router.route("/rules", "POST")
 def create_rule(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="write")
     return json_response(service().create_rule(read_json(request, CreateRuleRequest)), status=201)
 
 
 @router.route("/rules/<flag_name>", "GET")
 def get_rule(request: flask.Request, flag_name: str) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="read")
     return json_response(service().get_rule(flag_name))
 
 
 @router.route("/rules/<flag_name>", "PUT")
 def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="write")
     return json_response(service().update_rule(flag_name, read_json(request, UpdateRuleRequest)))
 
 
 @router.route("/rules/<flag_name>", "DELETE")
 def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
-    authenticate(request, auth_client())
+    authenticate(request, auth_client(), scope="write")
     service().delete_rule(flag_name)
     return no_content()
 

@@ -175,6 +175,8 @@ def add_probes(router: Router, checks: Callable[[], dict[str, Check]]) -> None:
         return json_response(body, status=200 if ok else 503)
 
 
-def authenticate(request: flask.Request, client: AuthClient) -> Caller:
-    """The caller behind the bearer key, or 401."""
-    return client.validate(bearer_token(request))
+def authenticate(request: flask.Request, client: AuthClient, *, scope: str) -> Caller:
+    """The caller behind the bearer key (or 401), holding `scope` (or 403)."""
+    caller = client.validate(bearer_token(request))
+    caller.require(scope)
+    return caller

@@ -10,15 +10,29 @@ from dataclasses import dataclass
 
 import requests
 
-from functions.core.errors import ServiceUnavailable, Unauthorized
+from functions.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+SEED_SCOPES = frozenset({"read", "write", "evaluate"})
+"""What a key without explicit scopes may do: all the old system's keys could."""
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the key's id and name as auth knows them."""
+    """Who is calling: the key as auth knows it."""
 
     key_id: int | None
     name: str
+    scopes: frozenset[str] = SEED_SCOPES
+    environment: str | None = None
+    """The environment the key is bound to; None acts on every environment."""
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(
+                f"this API key lacks the '{scope}' scope",
+                missing_scope=scope,
+                scopes=sorted(self.scopes),
+            )
 
 
 class AuthClient:
@@ -49,6 +63,10 @@ class AuthClient:
             raise ServiceUnavailable("the auth function answered with an error")
         body = response.json()
         key_id = body.get("id")
+        scopes = body.get("scopes")
         return Caller(
-            key_id=int(key_id) if key_id is not None else None, name=str(body.get("name", ""))
+            key_id=int(key_id) if key_id is not None else None,
+            name=str(body.get("name", "")),
+            scopes=frozenset(scopes) if isinstance(scopes, list) else SEED_SCOPES,
+            environment=body.get("environment") or None,
         )

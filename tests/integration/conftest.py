@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import flask
 import functions_framework
 import pytest
 from flask.testing import FlaskClient
@@ -37,7 +38,8 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
             monkeypatch.setenv(name, value)
         _reset(target)
         used.append(target)
-        return functions_framework.create_app(target, SOURCE).test_client()
+        app: flask.Flask = functions_framework.create_app(target, SOURCE)  # type: ignore[no-untyped-call]
+        return app.test_client()
 
     yield make
     for target in used:

@@ -16,14 +16,21 @@ from flask.testing import FlaskClient
 from functions.core.events import new_event
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
-SQS_SOURCE = {"type": "dev.knative.eventing.aws-sqs", "source": "dev.knative.eventing.aws-sqs-source"}
+SQS_SOURCE = {
+    "type": "dev.knative.eventing.aws-sqs",
+    "source": "dev.knative.eventing.aws-sqs-source",
+}
 
 
 @pytest.fixture
 def client(function_client: ClientFactory, moto_endpoint: str, analytics_table: str) -> FlaskClient:
     return function_client(
         "analytics",
-        {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_REGION": "us-east-1", "AWS_DYNAMODB_TABLE": analytics_table},
+        {
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_DYNAMODB_TABLE": analytics_table,
+        },
     )
 
 
@@ -42,14 +49,22 @@ def _deliver(client: FlaskClient, body: bytes, *, structured: bool = False) -> A
 
 def _pack(n: int) -> dict[str, object]:
     events = [
-        new_event(user_id=f"user-{i}", flag_name="checkout_v2", result=i % 3 == 0,
-                  environment="production", variant="on" if i % 3 == 0 else "off", reason="DEFAULT")
+        new_event(
+            user_id=f"user-{i}",
+            flag_name="checkout_v2",
+            result=i % 3 == 0,
+            environment="production",
+            variant="on" if i % 3 == 0 else "off",
+            reason="DEFAULT",
+        )
         for i in range(n)
     ]
     return {"pack_id": str(uuid.uuid4()), "events": events}
 
 
-def test_receive__pack_of_60__every_event_stored_with_seed_attributes(client: FlaskClient, table: Any) -> None:
+def test_receive__pack_of_60__every_event_stored_with_seed_attributes(
+    client: FlaskClient, table: Any
+) -> None:
     # Given a pack of 60 events (more than one DynamoDB batch)
     pack = _pack(60)
     # When it is delivered as the SQS source delivers it
@@ -60,12 +75,17 @@ def test_receive__pack_of_60__every_event_stored_with_seed_attributes(client: Fl
     assert len(items) == 60
     first = pack["events"][0]  # type: ignore[index]
     stored = table.get_item(Key={"event_id": first["event_id"]})["Item"]
-    assert stored["user_id"] == "user-0" and stored["flag_name"] == "checkout_v2"
-    assert stored["result"] is True and stored["timestamp"] == first["timestamp"]
-    assert stored["environment"] == "production" and stored["pack_id"] == pack["pack_id"]
+    assert stored["user_id"] == "user-0"
+    assert stored["flag_name"] == "checkout_v2"
+    assert stored["result"] is True
+    assert stored["timestamp"] == first["timestamp"]
+    assert stored["environment"] == "production"
+    assert stored["pack_id"] == pack["pack_id"]
 
 
-def test_receive__same_pack_redelivered__no_duplicate_items(client: FlaskClient, table: Any) -> None:
+def test_receive__same_pack_redelivered__no_duplicate_items(
+    client: FlaskClient, table: Any
+) -> None:
     # Given a pack delivered once
     body = json.dumps(_pack(5)).encode()
     _deliver(client, body)
@@ -78,22 +98,33 @@ def test_receive__same_pack_redelivered__no_duplicate_items(client: FlaskClient,
 
 def test_receive__seed_bare_event__stored_with_derived_id(client: FlaskClient, table: Any) -> None:
     # Given the seed's event body, without event_id
-    body = {"user_id": "user-1", "flag_name": "checkout_v2", "result": False,
-            "timestamp": "2026-11-24T10:00:00Z"}
+    body = {
+        "user_id": "user-1",
+        "flag_name": "checkout_v2",
+        "result": False,
+        "timestamp": "2026-11-24T10:00:00Z",
+    }
     # When it is delivered twice
     _deliver(client, json.dumps(body).encode())
     _deliver(client, json.dumps(body).encode())
     # Then one item holds it
     items = table.scan()["Items"]
-    assert len(items) == 1 and items[0]["result"] is False and items[0]["event_id"]
+    assert len(items) == 1
+    assert items[0]["result"] is False
+    assert items[0]["event_id"]
 
 
-@pytest.mark.parametrize("body", [b"not json", b'{"user_id": 1}', b'{"pack_id": "p", "events": []}'])
-def test_receive__unusable_body__400_and_nothing_stored(client: FlaskClient, table: Any, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"user_id": 1}', b'{"pack_id": "p", "events": []}']
+)
+def test_receive__unusable_body__400_and_nothing_stored(
+    client: FlaskClient, table: Any, body: bytes
+) -> None:
     # Given / When
     response = _deliver(client, body)
     # Then it is refused (the queue will dead-letter it) and nothing is written
-    assert response.status_code == 400 and response.get_json()["error"]
+    assert response.status_code == 400
+    assert response.get_json()["error"]
     assert table.scan(Select="COUNT")["Count"] == 0
 
 
@@ -101,7 +132,8 @@ def test_receive__not_a_cloud_event__400_json(client: FlaskClient) -> None:
     # Given / When a plain POST without CloudEvent headers
     response = client.post("/", data=b"{}", content_type="application/json")
     # Then
-    assert response.status_code == 400 and "CloudEvent" in response.get_json()["error"]
+    assert response.status_code == 400
+    assert "CloudEvent" in response.get_json()["error"]
 
 
 def test_probes__table_exists__ready(client: FlaskClient) -> None:

@@ -36,7 +36,9 @@ def _create(client: FlaskClient, name: str = "platform") -> str:
     return str(response.get_json()["key"])
 
 
-def test_create_key__master_key__201_with_plaintext_shown_once(client: FlaskClient, auth_db: str) -> None:
+def test_create_key__master_key__201_with_plaintext_shown_once(
+    client: FlaskClient, auth_db: str
+) -> None:
     # Given the master key
     # When a key is created
     response = client.post(
@@ -46,7 +48,8 @@ def test_create_key__master_key__201_with_plaintext_shown_once(client: FlaskClie
     body = response.get_json()
     assert response.status_code == 201
     assert {"name", "key", "message"} <= set(body)
-    assert body["name"] == "platform" and body["key"].startswith("tm_key_")
+    assert body["name"] == "platform"
+    assert body["key"].startswith("tm_key_")
     with psycopg.connect(auth_db) as conn:
         rows = conn.execute("SELECT key_hash, is_active FROM api_keys").fetchall()
     assert rows == [(hashlib.sha256(body["key"].encode()).hexdigest(), True)]
@@ -70,7 +73,9 @@ def test_create_key__wrong_or_missing_master__403_json(
 )
 def test_create_key__bad_name__400_json(client: FlaskClient, body: dict[str, object]) -> None:
     # Given / When a key is requested with a missing or bad name
-    response = client.post("/admin/keys", json=body, headers={"Authorization": f"Bearer {MASTER_KEY}"})
+    response = client.post(
+        "/admin/keys", json=body, headers={"Authorization": f"Bearer {MASTER_KEY}"}
+    )
     # Then
     assert response.status_code == 400
     assert "name" in response.get_json()["error"]
@@ -84,7 +89,9 @@ def test_validate__active_key__200_with_identity(client: FlaskClient) -> None:
     # Then the seed's message comes back with who it is
     assert response.status_code == 200
     body = response.get_json()
-    assert body["message"] and body["name"] == "platform" and isinstance(body["id"], int)
+    assert body["message"]
+    assert body["name"] == "platform"
+    assert isinstance(body["id"], int)
 
 
 @pytest.mark.parametrize(
@@ -116,4 +123,5 @@ def test_probes__migrated_database__health_and_ready(client: FlaskClient) -> Non
     # Given / When / Then
     assert client.get("/health").get_json() == {"status": "ok"}
     ready = client.get("/ready")
-    assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+    assert ready.status_code == 200
+    assert ready.get_json()["status"] == "ready"

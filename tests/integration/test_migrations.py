@@ -48,7 +48,8 @@ def test_migrate__run_twice__second_run_applies_nothing(fresh_database: Database
     # When the migrations run again
     second = migrate(url, ["flags", "targeting"])
     # Then nothing more is applied
-    assert first and second == []
+    assert first
+    assert second == []
 
 
 def test_migrate__applied_file_edited__refused(

@@ -17,7 +17,9 @@ def test_ready__unmigrated_database__503_naming_make_migrate(
     function_client: ClientFactory, fresh_database: DatabaseFactory
 ) -> None:
     # Given the auth function on an empty database
-    client = function_client("auth", {"DATABASE_URL": fresh_database("auth"), "MASTER_KEY": "m" * 16})
+    client = function_client(
+        "auth", {"DATABASE_URL": fresh_database("auth"), "MASTER_KEY": "m" * 16}
+    )
     # When readiness is asked
     response = client.get("/ready")
     # Then it is not ready, and says which command fixes it
@@ -32,13 +34,17 @@ def test_ready__unresolvable_database_host__503_naming_variable(
     # Given the seed's broken DATABASE_URL
     client = function_client(
         "auth",
-        {"DATABASE_URL": "postgresql://u:p@flags-postgres.invalid:5432/flags_db", "MASTER_KEY": "m" * 16},
+        {
+            "DATABASE_URL": "postgresql://u:p@flags-postgres.invalid:5432/flags_db",
+            "MASTER_KEY": "m" * 16,
+        },
     )
     # When readiness is asked
     body = client.get("/ready").get_json()
     # Then the variable and host are named
     assert body["status"] == "unavailable"
-    assert "DATABASE_URL" in body["error"] and "flags-postgres.invalid" in body["error"]
+    assert "DATABASE_URL" in body["error"]
+    assert "flags-postgres.invalid" in body["error"]
 
 
 def test_ready__targeting_on_another_database__503_saying_it_must_share_flags_database(
@@ -65,7 +71,8 @@ def test_ready__flags_with_migrated_database_and_redis__ready(
     url = fresh_database("config")
     migrate(url, ["flags", "targeting"])
     client = function_client(
-        "flags", {"DATABASE_URL": url, "REDIS_URL": redis_url, "AUTH_SERVICE_URL": "http://127.0.0.1:9"}
+        "flags",
+        {"DATABASE_URL": url, "REDIS_URL": redis_url, "AUTH_SERVICE_URL": "http://127.0.0.1:9"},
     )
     # When / Then
     response = client.get("/ready")

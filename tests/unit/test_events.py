@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from functions.core.events import (
     EvaluationEvent,
@@ -31,15 +32,22 @@ def test_parse_body__seed_bare_event__one_event_with_stable_id() -> None:
     first = parse_body(body)
     second = parse_body(body)
     # Then it is one event, not a pack, with the same derived id both times
-    assert first[0] is None and len(first[1]) == 1
+    assert first[0] is None
+    assert len(first[1]) == 1
     assert first[1][0].event_id == second[1][0].event_id
 
 
 def test_parse_body__pack__every_event_keeps_its_id() -> None:
     # Given a pack of two producer-made events
     events = [
-        new_event(user_id=f"u{i}", flag_name="f", result=True, environment="production",
-                  variant="on", reason="DEFAULT")
+        new_event(
+            user_id=f"u{i}",
+            flag_name="f",
+            result=True,
+            environment="production",
+            variant="on",
+            reason="DEFAULT",
+        )
         for i in range(2)
     ]
     body = json.dumps({"pack_id": "p-1", "events": events})
@@ -52,8 +60,14 @@ def test_parse_body__pack__every_event_keeps_its_id() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"events": []}', b'{"user_id": "u"}', b'{"pack_id": "p", "events": [{}]}',
-     json.dumps({**SEED_EVENT, "result": "yes"}).encode()],
+    [
+        b"not json",
+        b"[]",
+        b'{"events": []}',
+        b'{"user_id": "u"}',
+        b'{"pack_id": "p", "events": [{}]}',
+        json.dumps({**SEED_EVENT, "result": "yes"}).encode(),
+    ],
 )
 def test_parse_body__invalid_body__refused(body: bytes) -> None:
     # Given / When / Then
@@ -63,8 +77,9 @@ def test_parse_body__invalid_body__refused(body: bytes) -> None:
 
 def test_new_event__producer_event__iso_utc_timestamp_and_uuid() -> None:
     # Given / When
-    event = new_event(user_id="u", flag_name="f", result=False, environment=None, variant=None,
-                      reason="DISABLED")
+    event = new_event(
+        user_id="u", flag_name="f", result=False, environment=None, variant=None, reason="DISABLED"
+    )
     # Then
     assert str(event["timestamp"]).endswith("Z")
     assert len(str(event["event_id"])) == 36
@@ -74,7 +89,9 @@ def test_new_event__producer_event__iso_utc_timestamp_and_uuid() -> None:
     ("file_name", "model"),
     [("evaluation-event.schema.json", EvaluationEvent), ("event-pack.schema.json", EventPack)],
 )
-def test_published_schema__models__match_events_folder(file_name: str, model: type) -> None:
+def test_published_schema__models__match_events_folder(
+    file_name: str, model: type[BaseModel]
+) -> None:
     # Given the schema published under events/
     published = json.loads((EVENTS_DIR / file_name).read_text())
     # When / Then it is what the model produces today (run `make schemas` after a change)

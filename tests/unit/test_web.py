@@ -29,8 +29,7 @@ def boom(request: flask.Request) -> flask.Response:
 
 
 def _call(method: str, path: str, data: bytes | None = None) -> tuple[int, dict[str, object]]:
-    with app.test_request_context(path, method=method, data=data,
-                                  content_type="application/json"):
+    with app.test_request_context(path, method=method, data=data, content_type="application/json"):
         response = router.dispatch(flask.request)
     return response.status_code, json.loads(response.get_data())
 
@@ -63,7 +62,8 @@ def test_dispatch__unknown_path_and_method__404_and_405_json() -> None:
     # Given / When / Then
     assert _call("GET", "/nowhere")[0] == 404
     code, body = _call("DELETE", "/things")
-    assert code == 405 and "POST" in str(body["allowed"])
+    assert code == 405
+    assert "POST" in str(body["allowed"])
 
 
 def test_dispatch__unexpected_exception__500_json_without_internals() -> None:
@@ -80,4 +80,5 @@ def test_dispatch__valid_body__created() -> None:
     # Given / When
     code, body = _call("POST", "/things", b'{"name": "checkout_v2", "is_enabled": true}')
     # Then
-    assert code == 201 and body == {"name": "checkout_v2", "description": None, "is_enabled": True}
+    assert code == 201
+    assert body == {"name": "checkout_v2", "description": None, "is_enabled": True}
