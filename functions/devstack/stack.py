@@ -1,0 +1,465 @@
+"""The whole local stack: servers, AWS resources, migrations, keys, the five functions.
+
+:class:`DevStack` is what ``python -m functions.devstack`` (``make dev``) runs, with
+fixed ports and ``.run/``; tests run it with free ports and a temporary directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shlex
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from functions.devstack.aws import ensure_analytics_table, ensure_queue
+from functions.devstack.errors import StartupError
+from functions.devstack.forwarder import SqsForwarder
+from functions.devstack.moto import FAKE_CREDENTIALS, MotoServer
+from functions.devstack.postgres import PrivatePostgres
+from functions.devstack.processes import ChildProcess, ensure_port_free, tail, wait_until
+from functions.devstack.redis_server import PrivateRedis
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "togglemaster-evaluation-events"
+TABLE_NAME = "ToggleMasterAnalytics"
+AUTH_DATABASE = "auth_db"
+FLAGS_DATABASE = "flags_db"
+DEFAULT_REGION = "us-east-1"
+FUNCTIONS_SOURCE = Path(__file__).resolve().parent.parent / "main.py"
+
+Migrate = Callable[[str, Sequence[str]], list[str]]
+ProvisionServiceKey = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Where everything listens. Functions sit at ``DEV_BASE_PORT`` + 1 … + 5."""
+
+    postgres: int = 55432
+    redis: int = 56379
+    moto: int = 54566
+    auth: int = 8001
+    flags: int = 8002
+    targeting: int = 8003
+    evaluation: int = 8004
+    analytics: int = 8005
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StackPorts:
+        """``DEV_BASE_PORT`` (default 8000), ``DEV_POSTGRES_PORT``, ``DEV_REDIS_PORT``,
+        ``DEV_MOTO_PORT``."""
+        base = _int_env(env, "DEV_BASE_PORT", 8000)
+        return cls(
+            postgres=_int_env(env, "DEV_POSTGRES_PORT", cls.postgres),
+            redis=_int_env(env, "DEV_REDIS_PORT", cls.redis),
+            moto=_int_env(env, "DEV_MOTO_PORT", cls.moto),
+            auth=base + 1,
+            flags=base + 2,
+            targeting=base + 3,
+            evaluation=base + 4,
+            analytics=base + 5,
+        )
+
+    def of_function(self, target: str) -> int:
+        port: int = getattr(self, target)
+        return port
+
+
+FUNCTION_TARGETS = ("auth", "flags", "targeting", "evaluation", "analytics")
+"""In start order: evaluation and analytics start once the first three are healthy."""
+
+
+def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise StartupError(f"{name} must be a port number, not {value!r}") from None
+
+
+def function_command(target: str, port: int, source: Path = FUNCTIONS_SOURCE) -> list[str]:
+    """The container's server command for one function, on 127.0.0.1."""
+    return [
+        sys.executable, "-m", "functions_framework",
+        "--source", str(source),
+        "--target", target,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+
+
+def load_master_key(path: Path, env: Mapping[str, str]) -> str:
+    """``MASTER_KEY`` from the environment, else the one kept in ``path``, else a new one
+    stored there (mode 0600) so that it survives restarts."""
+    if env.get("MASTER_KEY"):
+        return env["MASTER_KEY"]
+    if path.exists():
+        kept = path.read_text().strip()
+        if kept:
+            return kept
+    key = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def render_env_file(values: Mapping[str, str]) -> str:
+    """Shell-sourceable ``export NAME=value`` lines."""
+    lines = ["# written by `make dev`: source .run/dev.env"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The values of an env file written by :func:`render_env_file` ({} if absent)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, quoted = line.removeprefix("export ").partition("=")
+            parsed = shlex.split(quoted)
+            values[name] = parsed[0] if parsed else ""
+    return values
+
+
+def _default_migrate(database_url: str, components: Sequence[str]) -> list[str]:
+    from functions.migrate import migrate
+
+    return migrate(database_url, components)
+
+
+def _default_provision_service_key(auth_database_url: str) -> str:
+    from functions.bootstrap import provision_service_key
+
+    return provision_service_key(auth_database_url)
+
+
+class DevStack:
+    """Starts (and stops, in reverse) everything a developer needs, in ``run_dir``.
+
+    ``DATABASE_URL``, ``REDIS_URL`` and ``AWS_ENDPOINT_URL`` in ``env`` replace the
+    private PostgreSQL, Redis and moto; values the stack itself wrote to
+    ``run_dir/dev.env`` (a sourced file from an earlier run) are not taken as such.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        ports: StackPorts | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        region: str = DEFAULT_REGION,
+        health_timeout: float = 20.0,
+        forwarder_wait_seconds: int = 1,
+        migrate: Migrate = _default_migrate,
+        provision_service_key: ProvisionServiceKey = _default_provision_service_key,
+        functions_source: Path = FUNCTIONS_SOURCE,
+    ) -> None:
+        self.run_dir = run_dir.absolute()
+        self.logs_dir = self.run_dir / "logs"
+        self.env_file = self.run_dir / "dev.env"
+        self.ports = ports or StackPorts()
+        self.region = region
+        self.health_timeout = health_timeout
+        self.forwarder_wait_seconds = forwarder_wait_seconds
+        self._env = dict(os.environ if env is None else env)
+        self._migrate = migrate
+        self._provision_service_key = provision_service_key
+        self.functions_source = functions_source
+        self._postgres: PrivatePostgres | None = None
+        self._redis: PrivateRedis | None = None
+        self._moto: MotoServer | None = None
+        self._functions: dict[str, ChildProcess] = {}
+        self._forwarder_stop = threading.Event()
+        self._forwarder_thread: threading.Thread | None = None
+        self.auth_database_url = ""
+        self.flags_database_url = ""
+        self.redis_url = ""
+        self.aws_endpoint_url = ""
+        self.queue_url = ""
+        self.master_key = ""
+        self.service_key = ""
+
+    # -- public ------------------------------------------------------------------------
+
+    def url_of(self, target: str) -> str:
+        return f"http://127.0.0.1:{self.ports.of_function(target)}"
+
+    @property
+    def function_urls(self) -> dict[str, str]:
+        return {target: self.url_of(target) for target in FUNCTION_TARGETS}
+
+    def start(self) -> None:
+        """Start everything; on any failure stop what was started and re-raise."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop everything this stack started, newest first. Safe to call twice."""
+        self._forwarder_stop.set()
+        for process in self._functions.values():
+            self._stopping(process.name, process.terminate)  # they shut down side by side
+        if self._forwarder_thread is not None:
+            self._forwarder_thread.join(timeout=self.forwarder_wait_seconds + 15)
+            self._forwarder_thread = None
+        for target in reversed(list(self._functions)):
+            self._stopping(target, self._functions.pop(target).stop)
+        if self._moto is not None:
+            self._stopping("moto", self._moto.stop)
+            self._moto = None
+        if self._redis is not None:
+            self._stopping("redis", self._redis.stop)
+            self._redis = None
+        if self._postgres is not None:
+            self._stopping("postgres", self._postgres.stop)
+            self._postgres = None
+
+    def dead_functions(self) -> dict[str, int | None]:
+        """Functions whose process has exited, with their exit codes."""
+        return {
+            target: process.returncode()
+            for target, process in self._functions.items()
+            if not process.is_running()
+        }
+
+    def env_values(self) -> dict[str, str]:
+        """What ``run_dir/dev.env`` exports."""
+        return {
+            "MASTER_KEY": self.master_key,
+            "SERVICE_API_KEY": self.service_key,
+            "AUTH_URL": self.url_of("auth"),
+            "FLAGS_URL": self.url_of("flags"),
+            "TARGETING_URL": self.url_of("targeting"),
+            "EVALUATION_URL": self.url_of("evaluation"),
+            "ANALYTICS_URL": self.url_of("analytics"),
+            "AUTH_SERVICE_URL": self.url_of("auth"),
+            "FLAG_SERVICE_URL": self.url_of("flags"),
+            "TARGETING_SERVICE_URL": self.url_of("targeting"),
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_SQS_URL": self.queue_url,
+            "AWS_DYNAMODB_TABLE": TABLE_NAME,
+            "AWS_ACCESS_KEY_ID": self._aws_env()["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": self._aws_env()["AWS_SECRET_ACCESS_KEY"],
+            "AUTH_DATABASE_URL": self.auth_database_url,
+            "FLAGS_DATABASE_URL": self.flags_database_url,
+            "DATABASE_URL": self.flags_database_url,
+            "REDIS_URL": self.redis_url,
+        }
+
+    def __enter__(self) -> DevStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- start-up steps ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        overrides = self._overrides()
+        self._check_ports(overrides)
+        self._start_postgres(overrides.get("DATABASE_URL"))
+        self._start_redis(overrides.get("REDIS_URL"))
+        self._start_moto(overrides.get("AWS_ENDPOINT_URL"))
+        self._run_migrations()
+        self.queue_url = ensure_queue(self.aws_endpoint_url, self.region, QUEUE_NAME)
+        ensure_analytics_table(self.aws_endpoint_url, self.region, TABLE_NAME)
+        self.master_key = load_master_key(self.run_dir / "master_key", self._env)
+        self.service_key = self._provision_service_key(self.auth_database_url)
+        self._start_functions(FUNCTION_TARGETS[:3])
+        self._start_functions(FUNCTION_TARGETS[3:])
+        self._start_forwarder()
+        self.env_file.write_text(render_env_file(self.env_values()))
+
+    def _overrides(self) -> dict[str, str]:
+        """External servers named in the environment, minus our own sourced dev.env."""
+        ours = read_env_file(self.env_file)
+        overrides: dict[str, str] = {}
+        for name in ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL"):
+            value = self._env.get(name, "")
+            if not value:
+                continue
+            if value == ours.get(name):
+                logger.info("ignoring %s: it is the one .run/dev.env exported", name)
+                continue
+            overrides[name] = value
+        return overrides
+
+    def _check_ports(self, overrides: Mapping[str, str]) -> None:
+        for target in FUNCTION_TARGETS:
+            ensure_port_free(self.ports.of_function(target), override_hint="set DEV_BASE_PORT")
+        if "REDIS_URL" not in overrides:
+            ensure_port_free(self.ports.redis, override_hint="set REDIS_URL")
+        if "AWS_ENDPOINT_URL" not in overrides:
+            ensure_port_free(self.ports.moto, override_hint="set AWS_ENDPOINT_URL")
+
+    def _start_postgres(self, external_url: str | None) -> None:
+        if external_url:
+            logger.info("using DATABASE_URL for every function")
+            self.auth_database_url = self.flags_database_url = external_url
+            return
+        self._postgres = PrivatePostgres(
+            self.run_dir / "postgres",
+            self.ports.postgres,
+            log_path=self.logs_dir / "postgres.log",
+        )
+        self._postgres.start()
+        self.auth_database_url = self._postgres.create_database(AUTH_DATABASE)
+        self.flags_database_url = self._postgres.create_database(FLAGS_DATABASE)
+
+    def _start_redis(self, external_url: str | None) -> None:
+        if external_url:
+            self.redis_url = external_url
+            return
+        self._redis = PrivateRedis(
+            self.run_dir / "redis", self.ports.redis, log_path=self.logs_dir / "redis.log"
+        )
+        self.redis_url = self._redis.start()
+
+    def _start_moto(self, external_url: str | None) -> None:
+        if external_url:
+            self.aws_endpoint_url = external_url
+            return
+        self._moto = MotoServer(self.ports.moto, log_path=self.logs_dir / "moto.log")
+        self.aws_endpoint_url = self._moto.start()
+
+    def _run_migrations(self) -> None:
+        if self.auth_database_url == self.flags_database_url:
+            plan = [(self.auth_database_url, ["auth", "flags", "targeting"])]
+        else:
+            plan = [
+                (self.auth_database_url, ["auth"]),
+                (self.flags_database_url, ["flags", "targeting"]),
+            ]
+        for url, components in plan:
+            applied = self._migrate(url, components)
+            logger.info(
+                "migrations for %s: %s", ", ".join(components), ", ".join(applied) or "none new"
+            )
+
+    def _aws_env(self) -> dict[str, str]:
+        return {name: self._env.get(name) or default for name, default in FAKE_CREDENTIALS.items()}
+
+    def _function_env(self, target: str) -> dict[str, str]:
+        common = {
+            "WORKERS": "1",
+            "THREADS": "8",
+            "PORT": str(self.ports.of_function(target)),
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+        aws = {"AWS_REGION": self.region, "AWS_ENDPOINT_URL": self.aws_endpoint_url}
+        aws |= self._aws_env()
+        services = {
+            "AUTH_SERVICE_URL": self.url_of("auth"),
+            "FLAG_SERVICE_URL": self.url_of("flags"),
+            "TARGETING_SERVICE_URL": self.url_of("targeting"),
+        }
+        own: dict[str, str] = {
+            "auth": {
+                "DATABASE_URL": self.auth_database_url,
+                "MASTER_KEY": self.master_key,
+                "REDIS_URL": self.redis_url,
+            },
+            "flags": {
+                "DATABASE_URL": self.flags_database_url,
+                "AUTH_SERVICE_URL": services["AUTH_SERVICE_URL"],
+                "REDIS_URL": self.redis_url,
+            },
+            "targeting": {
+                "DATABASE_URL": self.flags_database_url,
+                "AUTH_SERVICE_URL": services["AUTH_SERVICE_URL"],
+                "REDIS_URL": self.redis_url,
+            },
+            "evaluation": {
+                "REDIS_URL": self.redis_url,
+                **services,
+                "SERVICE_API_KEY": self.service_key,
+                "AWS_SQS_URL": self.queue_url,
+                **aws,
+            },
+            "analytics": {"AWS_DYNAMODB_TABLE": TABLE_NAME, **aws},
+        }[target]
+        return {**self._env, **common, **own}
+
+    def _start_functions(self, targets: Sequence[str]) -> None:
+        for target in targets:
+            process = ChildProcess(
+                target,
+                function_command(target, self.ports.of_function(target), self.functions_source),
+                log_path=self.logs_dir / f"{target}.log",
+                env=self._function_env(target),
+            )
+            self._functions[target] = process
+            process.start()
+        for target in targets:
+            self._wait_healthy(target)
+
+    def _wait_healthy(self, target: str) -> None:
+        process = self._functions[target]
+        url = f"{self.url_of(target)}/health"
+        try:
+            wait_until(
+                lambda: _answers_200(url),
+                timeout=self.health_timeout,
+                what=f"{target} (GET {url})",
+                alive=process.is_running,
+                interval=0.1,
+            )
+        except StartupError as exc:
+            raise StartupError(
+                f"{exc}; last lines of {process.log_path}:\n{tail(process.log_path)}"
+            ) from None
+        logger.info("%s is up on %s", target, self.url_of(target))
+
+    def _start_forwarder(self) -> None:
+        forwarder = SqsForwarder(
+            self.queue_url,
+            f"{self.url_of('analytics')}/",
+            endpoint_url=self.aws_endpoint_url,
+            region=self.region,
+            wait_seconds=self.forwarder_wait_seconds,
+        )
+        self._forwarder_stop.clear()
+        self._forwarder_thread = threading.Thread(
+            target=forwarder.run, args=(self._forwarder_stop,), name="sqs-forwarder", daemon=True
+        )
+        self._forwarder_thread.start()
+
+    @staticmethod
+    def _stopping(name: str, stop: Callable[[], None]) -> None:
+        try:
+            stop()
+        except Exception:
+            logger.exception("stopping %s failed", name)
+
+
+def _answers_200(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+        status: int = response.status
+        return status == 200

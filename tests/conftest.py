@@ -1,0 +1,149 @@
+"""Session fixtures: private PostgreSQL, Redis and moto servers, shared by every test.
+
+Each server starts on a free port in a temporary directory the first time a test asks
+for it, and stops at the end of the session. ``TEST_DATABASE_URL``, ``TEST_REDIS_URL``
+and ``TEST_AWS_ENDPOINT_URL`` point the fixtures at servers you run yourself instead.
+``--keep-server-logs`` keeps the servers' directory (logs included) when a test failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from functions.devstack.aws import client, ensure_analytics_table, ensure_queue
+from functions.devstack.moto import MotoServer
+from functions.devstack.postgres import PrivatePostgres, create_database, drop_database
+from functions.devstack.processes import free_port
+from functions.devstack.redis_server import PrivateRedis
+
+TEST_REGION = "us-east-1"
+
+DatabaseFactory = Callable[[str], str]
+"""``fresh_database("flags")`` → URL of a new, empty, uniquely named database."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--keep-server-logs",
+        action="store_true",
+        default=False,
+        help="keep the test servers' directory (data and logs) when a test failed",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_test_environment() -> Iterator[None]:
+    """Fake AWS credentials and a region, unless the environment already has them."""
+    defaults = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": TEST_REGION,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in defaults.items():
+            if not os.environ.get(name):
+                patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def servers_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A directory for the session's servers, traversable by the ``postgres`` user."""
+    path = Path(tempfile.mkdtemp(prefix="togglemaster-servers-"))
+    path.chmod(0o755)
+    yield path
+    failed = request.session.testsfailed > 0
+    if failed and request.config.getoption("--keep-server-logs"):
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"test servers' logs kept in {path}")
+        return
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(servers_dir: Path) -> Iterator[str]:
+    """Base URL (maintenance database) of a PostgreSQL server: ``TEST_DATABASE_URL``, or a
+    private cluster on a free port."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = PrivatePostgres(servers_dir / "postgres", free_port())
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _created_databases(postgres_server: str) -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        drop_database(postgres_server, name)
+
+
+@pytest.fixture
+def fresh_database(postgres_server: str, _created_databases: list[str]) -> DatabaseFactory:
+    """A factory: ``fresh_database("auth")`` creates an empty database named after the hint
+    and returns its URL. The databases are dropped at the end of the session."""
+
+    def create(hint: str = "test") -> str:
+        prefix = re.sub(r"[^a-z0-9_]", "_", hint.lower())[:40] or "test"
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = create_database(postgres_server, name)
+        _created_databases.append(name)
+        return url
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def redis_url(servers_dir: Path) -> Iterator[str]:
+    """URL of a Redis server: ``TEST_REDIS_URL``, or a private one on a free port."""
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    server = PrivateRedis(servers_dir / "redis", free_port())
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(servers_dir: Path) -> Iterator[str]:
+    """Endpoint URL of moto's server (SQS, DynamoDB): ``TEST_AWS_ENDPOINT_URL``, or a
+    private one on a free port."""
+    given = os.environ.get("TEST_AWS_ENDPOINT_URL")
+    if given:
+        yield given
+        return
+    server = MotoServer(free_port(), log_path=servers_dir / "moto.log")
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def sqs_queue(moto_endpoint: str) -> Iterator[str]:
+    """URL of a new, uniquely named queue (with its ``-dlq``) on moto; deleted afterwards."""
+    name = f"test-events-{uuid.uuid4().hex[:12]}"
+    queue_url = ensure_queue(moto_endpoint, TEST_REGION, name)
+    yield queue_url
+    sqs = client("sqs", endpoint_url=moto_endpoint, region=TEST_REGION)
+    sqs.delete_queue(QueueUrl=queue_url)
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=f"{name}-dlq")["QueueUrl"])
+
+
+@pytest.fixture
+def analytics_table(moto_endpoint: str) -> Iterator[str]:
+    """Name of a new, uniquely named analytics table on moto; deleted afterwards."""
+    name = f"TestAnalytics-{uuid.uuid4().hex[:12]}"
+    yield ensure_analytics_table(moto_endpoint, TEST_REGION, name)
+    client("dynamodb", endpoint_url=moto_endpoint, region=TEST_REGION).delete_table(TableName=name)
