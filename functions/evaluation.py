@@ -18,7 +18,7 @@ from functions.core.event_publisher import EventPublisher, sqs_sender
 from functions.core.flag_config import FlagConfigReader
 from functions.core.logs import configure_logging
 from functions.core.readiness import redis_check
-from functions.web import Router, add_probes, authenticate, json_response
+from functions.web import Router, acting_environment, add_probes, authenticate, json_response
 
 router = Router()
 
@@ -81,12 +81,15 @@ def _required(request: flask.Request, name: str, limit: int) -> str:
 
 @router.route("/evaluate", "GET")
 def evaluate(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client(), scope="evaluate")
+    caller = authenticate(request, auth_client(), scope="evaluate")
+    environment = acting_environment(request, caller, default=settings().default_environment)
     user_id = _required(request, "user_id", MAX_USER_ID)
     flag_name = _required(request, "flag_name", 100)
     attributes = {k: v for k, v in request.args.items() if k not in RESERVED_PARAMETERS}
     return json_response(
-        service().evaluate(flag_name=flag_name, user_id=user_id, attributes=attributes)
+        service().evaluate(
+            flag_name=flag_name, user_id=user_id, environment=environment, attributes=attributes
+        )
     )
 
 

@@ -1,4 +1,4 @@
-"""The flags function: flag CRUD over the configuration database."""
+"""The flags function: flags, their state per environment, and environments."""
 
 from __future__ import annotations
 
@@ -9,12 +9,29 @@ import flask
 import functions_framework
 
 from functions.core.auth_client import AuthClient
+from functions.core.bound_keys import BoundKeys
 from functions.core.config import ConfigStoreSettings
+from functions.core.environments import require_access, require_unbound
 from functions.core.flag_service import FlagService
 from functions.core.logs import configure_logging
-from functions.core.models import CreateFlagRequest, UpdateFlagRequest
+from functions.core.models import (
+    CreateEnvironmentRequest,
+    CreateFlagRequest,
+    PromoteRequest,
+    UpdateEnvironmentRequest,
+    UpdateFlagRequest,
+)
 from functions.core.readiness import database_check, redis_check
-from functions.web import Router, add_probes, authenticate, json_response, no_content, read_json
+from functions.web import (
+    Router,
+    acting_environment,
+    add_probes,
+    authenticate,
+    bearer_token,
+    json_response,
+    no_content,
+    read_json,
+)
 
 router = Router()
 
@@ -26,7 +43,12 @@ def settings() -> ConfigStoreSettings:
 
 @functools.cache
 def service() -> FlagService:
-    return FlagService(database_url=settings().database_url, redis_url=settings().redis_url)
+    config = settings()
+    return FlagService(
+        database_url=config.database_url,
+        redis_url=config.redis_url,
+        default_environment=config.default_environment,
+    )
 
 
 @functools.cache
@@ -48,34 +70,92 @@ add_probes(
 )
 
 
+def _environment(request: flask.Request, scope: str) -> str:
+    caller = authenticate(request, auth_client(), scope=scope)
+    return acting_environment(request, caller, default=settings().default_environment)
+
+
 @router.route("/flags", "GET")
 def list_flags(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client(), scope="read")
-    return json_response([flag.model_dump(mode="json") for flag in service().list_flags()])
+    flags = service().list_flags(environment=_environment(request, "read"))
+    return json_response([flag.model_dump(mode="json") for flag in flags])
 
 
 @router.route("/flags", "POST")
 def create_flag(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client(), scope="write")
-    return json_response(service().create_flag(read_json(request, CreateFlagRequest)), status=201)
+    environment = _environment(request, "write")
+    body = read_json(request, CreateFlagRequest)
+    return json_response(service().create_flag(body, environment=environment), status=201)
 
 
 @router.route("/flags/<name>", "GET")
 def get_flag(request: flask.Request, name: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="read")
-    return json_response(service().get_flag(name))
+    return json_response(service().get_flag(name, environment=_environment(request, "read")))
 
 
 @router.route("/flags/<name>", "PUT")
 def update_flag(request: flask.Request, name: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="write")
-    return json_response(service().update_flag(name, read_json(request, UpdateFlagRequest)))
+    environment = _environment(request, "write")
+    body = read_json(request, UpdateFlagRequest)
+    return json_response(service().update_flag(name, body, environment=environment))
 
 
 @router.route("/flags/<name>", "DELETE")
 def delete_flag(request: flask.Request, name: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="write")
+    caller = authenticate(request, auth_client(), scope="write")
+    require_unbound(caller, "delete a flag from every environment")
     service().delete_flag(name)
+    return no_content()
+
+
+@router.route("/flags/<name>/promote", "POST")
+def promote_flag(request: flask.Request, name: str) -> flask.Response:
+    caller = authenticate(request, auth_client(), scope="write")
+    body = read_json(request, PromoteRequest)
+    require_access(caller, body.from_, body.to)
+    return json_response(
+        service().promote(name, source=body.from_, target=body.to, dry_run=body.dry_run)
+    )
+
+
+@router.route("/environments", "GET")
+def list_environments(request: flask.Request) -> flask.Response:
+    authenticate(request, auth_client(), scope="read")
+    environments = service().list_environments()
+    return json_response([environment.model_dump(mode="json") for environment in environments])
+
+
+@router.route("/environments", "POST")
+def create_environment(request: flask.Request) -> flask.Response:
+    caller = authenticate(request, auth_client(), scope="write")
+    require_unbound(caller, "create environments")
+    body = read_json(request, CreateEnvironmentRequest)
+    return json_response(service().create_environment(body), status=201)
+
+
+@router.route("/environments/<key>", "GET")
+def get_environment(request: flask.Request, key: str) -> flask.Response:
+    authenticate(request, auth_client(), scope="read")
+    return json_response(service().get_environment(key))
+
+
+@router.route("/environments/<key>", "PUT")
+def rename_environment(request: flask.Request, key: str) -> flask.Response:
+    caller = authenticate(request, auth_client(), scope="write")
+    require_access(caller, key)
+    body = read_json(request, UpdateEnvironmentRequest)
+    return json_response(service().rename_environment(key, name=body.name))
+
+
+@router.route("/environments/<key>", "DELETE")
+def delete_environment(request: flask.Request, key: str) -> flask.Response:
+    caller = authenticate(request, auth_client(), scope="write")
+    require_unbound(caller, "delete environments")
+    token = bearer_token(request) or ""
+    counter = BoundKeys(settings().auth_service_url)
+    service().delete_environment(
+        key, bound_keys=lambda env: counter.count(token=token, environment=env)
+    )
     return no_content()
 
 

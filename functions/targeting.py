@@ -1,4 +1,4 @@
-"""The targeting function: targeting rules per flag."""
+"""The targeting function: targeting rules per flag and environment."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ from functions.core.logs import configure_logging
 from functions.core.models import CreateRuleRequest, UpdateRuleRequest
 from functions.core.readiness import database_check, redis_check
 from functions.core.targeting_service import TargetingService
-from functions.web import Router, add_probes, authenticate, json_response, no_content, read_json
+from functions.web import (
+    Router,
+    acting_environment,
+    add_probes,
+    authenticate,
+    json_response,
+    no_content,
+    read_json,
+)
 
 router = Router()
 
@@ -50,28 +58,34 @@ add_probes(
 )
 
 
+def _environment(request: flask.Request, scope: str) -> str:
+    caller = authenticate(request, auth_client(), scope=scope)
+    return acting_environment(request, caller, default=settings().default_environment)
+
+
 @router.route("/rules", "POST")
 def create_rule(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client(), scope="write")
-    return json_response(service().create_rule(read_json(request, CreateRuleRequest)), status=201)
+    environment = _environment(request, "write")
+    body = read_json(request, CreateRuleRequest)
+    return json_response(service().create_rule(body, environment=environment), status=201)
 
 
 @router.route("/rules/<flag_name>", "GET")
 def get_rule(request: flask.Request, flag_name: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="read")
-    return json_response(service().get_rule(flag_name))
+    environment = _environment(request, "read")
+    return json_response(service().get_rule(flag_name, environment=environment))
 
 
 @router.route("/rules/<flag_name>", "PUT")
 def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="write")
-    return json_response(service().update_rule(flag_name, read_json(request, UpdateRuleRequest)))
+    environment = _environment(request, "write")
+    body = read_json(request, UpdateRuleRequest)
+    return json_response(service().update_rule(flag_name, body, environment=environment))
 
 
 @router.route("/rules/<flag_name>", "DELETE")
 def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="write")
-    service().delete_rule(flag_name)
+    service().delete_rule(flag_name, environment=_environment(request, "write"))
     return no_content()
 
 

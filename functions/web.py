@@ -19,6 +19,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
 from functions.core.auth_client import AuthClient, Caller
+from functions.core.environments import ENVIRONMENT_PARAMETER, resolve_environment
 from functions.core.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -180,3 +181,8 @@ def authenticate(request: flask.Request, client: AuthClient, *, scope: str) -> C
     caller = client.validate(bearer_token(request))
     caller.require(scope)
     return caller
+
+
+def acting_environment(request: flask.Request, caller: Caller, *, default: str) -> str:
+    """The environment this request acts on (`?environment=`, the key's, or the default)."""
+    return resolve_environment(caller, request.args.get(ENVIRONMENT_PARAMETER), default=default)

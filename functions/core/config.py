@@ -96,6 +96,7 @@ class EvaluationSettings(AwsSettings):
     targeting_service_url: HttpUrl = Field(alias="TARGETING_SERVICE_URL")
     service_api_key: str = Field(alias="SERVICE_API_KEY", min_length=8)
     aws_sqs_url: HttpUrl = Field(alias="AWS_SQS_URL")
+    default_environment: EnvironmentKey = Field("production", alias="DEFAULT_ENVIRONMENT")
     config_cache_ttl_seconds: int = Field(60, alias="CONFIG_CACHE_TTL_SECONDS", ge=1, le=3600)
     event_buffer_size: int = Field(10_000, alias="EVENT_BUFFER_SIZE", ge=100, le=1_000_000)
     event_flush_seconds: float = Field(1.0, alias="EVENT_FLUSH_SECONDS", gt=0, le=10)

@@ -81,3 +81,11 @@ class ServiceUnavailable(ToggleMasterError):
 
 class ConfigError(Exception):
     """Start-up configuration is wrong; the message names the variable."""
+
+
+class FlagNotFound(NotFound):
+    code = "flag_not_found"
+
+
+class EnvironmentNotFound(NotFound):
+    code = "environment_not_found"

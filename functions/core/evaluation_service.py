@@ -29,17 +29,22 @@ class EvaluationService:
         self._publisher = publisher
 
     def evaluate(
-        self, *, flag_name: str, user_id: str, attributes: Mapping[str, object] | None = None
+        self,
+        *,
+        flag_name: str,
+        user_id: str,
+        environment: str,
+        attributes: Mapping[str, object] | None = None,
     ) -> EvaluationResult:
         context = {**(attributes or {}), "user_id": user_id}
-        resolution = self._resolve(flag_name, context)
+        resolution = self._resolve(flag_name, environment, context)
         result = resolution.value is True
         self._publisher.publish(
             new_event(
                 user_id=user_id,
                 flag_name=flag_name,
                 result=result,
-                environment=None,
+                environment=environment,
                 variant=resolution.variant,
                 reason=str(resolution.reason),
             )
@@ -51,13 +56,16 @@ class EvaluationService:
             value=resolution.value,
             variant=resolution.variant,
             reason=str(resolution.reason),
+            environment=environment,
         )
 
-    def _resolve(self, flag_name: str, context: Mapping[str, object]) -> engine.Resolution:
+    def _resolve(
+        self, flag_name: str, environment: str, context: Mapping[str, object]
+    ) -> engine.Resolution:
         if not _FLAG_NAME.match(flag_name):
             return engine.evaluate(None, False, None, context)
         try:
-            config = self._reader.get(flag_name)
+            config = self._reader.get(flag_name, environment)
         except ServiceUnavailable as exc:
             log.error(
                 "no configuration for the flag",

@@ -20,7 +20,7 @@ import redis
 import requests
 
 from functions.core import engine
-from functions.core.errors import ServiceUnavailable
+from functions.core.errors import EnvironmentNotFound, ServiceUnavailable
 from functions.core.notices import CONFIG_VERSION_KEY
 
 log = logging.getLogger(__name__)
@@ -83,28 +83,32 @@ class FlagConfigReader:
         self._memo: dict[str, _Entry] = {}
         self._local = threading.local()
 
-    def get(self, name: str) -> FlagConfig:
+    def get(self, name: str, environment: str) -> FlagConfig:
+        """The flag as `environment` sees it; EnvironmentNotFound if there is no such one."""
+        entry_key = f"{ENTRY_PREFIX}{environment}:{name}"
         try:
-            raw_version, raw_entry = self._redis.mget(CONFIG_VERSION_KEY, ENTRY_PREFIX + name)
+            raw_version, raw_entry = self._redis.mget(CONFIG_VERSION_KEY, entry_key)
         except redis.RedisError as exc:
             log.warning("redis unavailable; reading the flag functions", extra={"error": str(exc)})
-            return self._fetch(name, version=None)
+            return self._fetch(name, environment, version=None)
         version = int(raw_version) if raw_version is not None else 0
-        memo = self._memo.get(name)
+        memo = self._memo.get(entry_key)
         if memo is not None and memo.version == version:
             return memo.config
         if raw_entry is not None:
             document = json.loads(raw_entry)
             if document.get("version") == version:
-                return self._remember(name, version, document).config
-        return self._fetch(name, version=version)
+                return self._remember(entry_key, name, version, document).config
+        return self._fetch(name, environment, version=version)
 
-    def _fetch(self, name: str, *, version: int | None) -> FlagConfig:
+    def _fetch(self, name: str, environment: str, *, version: int | None) -> FlagConfig:
+        entry_key = f"{ENTRY_PREFIX}{environment}:{name}"
+        query = f"{name}?environment={environment}"
         try:
-            flag = self._read(f"{self._flags_url}/flags/{name}")
-            rule = self._read(f"{self._targeting_url}/rules/{name}") if flag is not None else None
+            flag = self._read(f"{self._flags_url}/flags/{query}")
+            rule = self._read(f"{self._targeting_url}/rules/{query}") if flag is not None else None
         except ServiceUnavailable:
-            memo = self._memo.get(name)
+            memo = self._memo.get(entry_key)
             if memo is None:
                 raise
             log.warning("serving the last known configuration", extra={"flag_name": name})
@@ -118,14 +122,18 @@ class FlagConfigReader:
         document = {"version": version, "flag": flag, "rule": rule, "fetched_at": time.time()}
         if version is not None:
             try:
-                self._redis.set(ENTRY_PREFIX + name, json.dumps(document), ex=self._ttl)
+                self._redis.set(entry_key, json.dumps(document), ex=self._ttl)
             except redis.RedisError:
                 log.warning("could not share the flag configuration in redis")
-        return self._remember(name, version if version is not None else -1, document).config
+        return self._remember(
+            entry_key, name, version if version is not None else -1, document
+        ).config
 
-    def _remember(self, name: str, version: int, document: dict[str, Any]) -> _Entry:
+    def _remember(
+        self, entry_key: str, name: str, version: int, document: dict[str, Any]
+    ) -> _Entry:
         entry = _Entry(version, document, build_config(name, document["flag"], document["rule"]))
-        self._memo[name] = entry
+        self._memo[entry_key] = entry
         return entry
 
     def _session(self) -> requests.Session:
@@ -141,6 +149,10 @@ class FlagConfigReader:
         except requests.RequestException as exc:
             raise ServiceUnavailable("the flag configuration is unreachable") from exc
         if response.status_code == 404:
+            if response.json().get("code") == EnvironmentNotFound.code:
+                raise EnvironmentNotFound(
+                    response.json()["error"], environment=response.json().get("environment")
+                )
             return None
         if response.status_code in (401, 403):
             log.error("SERVICE_API_KEY was refused by the flag functions")

@@ -1,50 +1,169 @@
-"""Flag CRUD: the flags function's logic. Every write is announced to evaluation."""
+"""Flags and environments: the flags function's logic.
+
+Every write is announced to evaluation after it commits (see `notices`).
+"""
 
 from __future__ import annotations
 
-from functions.core import flag_store, notices
+from collections.abc import Callable
+from typing import Any
+
+from functions.core import environment_store, flag_store, notices, rule_store
 from functions.core.cache import redis_client
-from functions.core.db import transaction
-from functions.core.models import CreateFlagRequest, Flag, UpdateFlagRequest
+from functions.core.db import Connection, transaction
+from functions.core.errors import Conflict
+from functions.core.models import (
+    CreateEnvironmentRequest,
+    CreateFlagRequest,
+    Environment,
+    Flag,
+    Rule,
+    UpdateFlagRequest,
+)
+
+BoundKeyCount = Callable[[str], int]
 
 
 class FlagService:
-    def __init__(self, *, database_url: str, redis_url: str) -> None:
+    def __init__(self, *, database_url: str, redis_url: str, default_environment: str) -> None:
         self._database_url = database_url
         self._redis_url = redis_url
+        self.default_environment = default_environment
 
-    def list_flags(self) -> list[Flag]:
-        with transaction(self._database_url) as conn:
-            return flag_store.list_flags(conn)
+    # -- flags -----------------------------------------------------------------------
 
-    def get_flag(self, name: str) -> Flag:
+    def list_flags(self, *, environment: str) -> list[Flag]:
         with transaction(self._database_url) as conn:
-            return flag_store.get_flag(conn, name)
+            environment_store.get_environment(conn, environment)
+            return flag_store.list_flags(conn, environment=environment)
 
-    def create_flag(self, request: CreateFlagRequest) -> Flag:
+    def get_flag(self, name: str, *, environment: str) -> Flag:
         with transaction(self._database_url) as conn:
+            environment_store.get_environment(conn, environment)
+            return flag_store.get_flag(conn, name, environment=environment)
+
+    def create_flag(self, request: CreateFlagRequest, *, environment: str) -> Flag:
+        with transaction(self._database_url) as conn:
+            environment_store.get_environment(conn, environment)
             flag = flag_store.create_flag(
                 conn,
                 name=request.name,
                 description=request.description,
                 is_enabled=request.is_enabled,
+                environment=environment,
             )
-        self._announce(flag.name)
+        self._announce("flag", flag.name)
         return flag
 
-    def update_flag(self, name: str, request: UpdateFlagRequest) -> Flag:
-        changes = {field: getattr(request, field) for field in request.model_fields_set}
-        if changes.get("is_enabled", False) is None:
-            del changes["is_enabled"]
+    def update_flag(self, name: str, request: UpdateFlagRequest, *, environment: str) -> Flag:
+        given = request.model_fields_set
         with transaction(self._database_url) as conn:
-            flag = flag_store.update_flag(conn, name, changes=changes)
-        self._announce(name)
+            environment_store.get_environment(conn, environment)
+            flag = flag_store.update_flag(
+                conn,
+                name,
+                environment=environment,
+                description=request.description,
+                set_description="description" in given,
+                is_enabled=request.is_enabled,
+            )
+        self._announce("flag", name)
         return flag
 
     def delete_flag(self, name: str) -> None:
         with transaction(self._database_url) as conn:
             flag_store.delete_flag(conn, name)
-        self._announce(name)
+        self._announce("flag", name)
 
-    def _announce(self, name: str) -> None:
-        notices.announce_change(redis_client(self._redis_url), kind="flag", name=name)
+    def promote(self, name: str, *, source: str, target: str, dry_run: bool) -> dict[str, Any]:
+        """Make `target` decide like `source`: state and rule, in one transaction."""
+        with transaction(self._database_url) as conn:
+            for environment in (source, target):
+                environment_store.get_environment(conn, environment)
+            flag_id = flag_store.lock_flag(conn, name)
+            changes = _difference(conn, name, source=source, target=target)
+            if changes and not dry_run:
+                _copy_state(conn, name, flag_id, source=source, target=target)
+        applied = bool(changes) and not dry_run
+        if applied:
+            self._announce("flag", name)
+        return {
+            "flag_name": name,
+            "from": source,
+            "to": target,
+            "dry_run": dry_run,
+            "applied": applied,
+            "changes": changes,
+        }
+
+    # -- environments ------------------------------------------------------------------
+
+    def list_environments(self) -> list[Environment]:
+        with transaction(self._database_url) as conn:
+            return environment_store.list_environments(conn)
+
+    def get_environment(self, key: str) -> Environment:
+        with transaction(self._database_url) as conn:
+            return environment_store.get_environment(conn, key)
+
+    def create_environment(self, request: CreateEnvironmentRequest) -> Environment:
+        with transaction(self._database_url) as conn:
+            created = environment_store.create_environment(
+                conn, key=request.key, name=request.name or request.key.capitalize()
+            )
+        self._announce("environment", created.key)
+        return created
+
+    def rename_environment(self, key: str, *, name: str) -> Environment:
+        with transaction(self._database_url) as conn:
+            return environment_store.rename_environment(conn, key, name=name)
+
+    def delete_environment(self, key: str, *, bound_keys: BoundKeyCount) -> None:
+        if key == self.default_environment:
+            raise Conflict(
+                f"environment '{key}' is the default environment and cannot be deleted",
+                environment=key,
+            )
+        self.get_environment(key)
+        count = bound_keys(key)
+        if count:
+            raise Conflict(
+                f"environment '{key}' has {count} active API key(s) bound to it: revoke them first",
+                environment=key,
+                bound_keys=count,
+            )
+        with transaction(self._database_url) as conn:
+            environment_store.delete_environment(conn, key)
+        self._announce("environment", key)
+
+    def _announce(self, kind: str, name: str) -> None:
+        notices.announce_change(redis_client(self._redis_url), kind=kind, name=name)
+
+
+def rule_view(rule: Rule | None) -> dict[str, Any] | None:
+    return None if rule is None else {"is_enabled": rule.is_enabled, "rules": rule.rules}
+
+
+def _difference(conn: Connection, name: str, *, source: str, target: str) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    was = flag_store.get_flag(conn, name, environment=target).is_enabled
+    becomes = flag_store.get_flag(conn, name, environment=source).is_enabled
+    if was != becomes:
+        changes["is_enabled"] = {"from": was, "to": becomes}
+    old_rule = rule_view(rule_store.find_rule(conn, name, environment=target))
+    new_rule = rule_view(rule_store.find_rule(conn, name, environment=source))
+    if old_rule != new_rule:
+        changes["rule"] = {"from": old_rule, "to": new_rule}
+    return changes
+
+
+def _copy_state(conn: Connection, name: str, flag_id: int, *, source: str, target: str) -> None:
+    enabled = flag_store.get_flag(conn, name, environment=source).is_enabled
+    flag_store.set_enabled(conn, flag_id=flag_id, environment=target, is_enabled=enabled)
+    rule = rule_store.find_rule(conn, name, environment=source)
+    if rule is None:
+        rule_store.delete_rule(conn, name, environment=target)
+    else:
+        rule_store.put_rule(
+            conn, flag_name=name, environment=target, rules=rule.rules, is_enabled=rule.is_enabled
+        )

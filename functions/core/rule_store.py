@@ -1,4 +1,5 @@
-"""The `targeting_rules` table, owned by the targeting function."""
+"""The `targeting_rules` table, owned by the targeting function: one rule document
+per flag and environment."""
 
 from __future__ import annotations
 
@@ -8,39 +9,59 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from functions.core.db import Connection
-from functions.core.errors import Conflict, NotFound
+from functions.core.errors import Conflict, FlagNotFound, NotFound
 from functions.core.models import Rule
 
-_COLUMNS = "id, flag_name, is_enabled, rules, created_at, updated_at"
+_COLUMNS = "id, flag_name, environment, is_enabled, rules, created_at, updated_at"
 
 
-def get_rule(conn: Connection, flag_name: str) -> Rule:
+def _missing(flag_name: str, environment: str) -> NotFound:
+    return NotFound(
+        f"no rule for flag '{flag_name}' in environment '{environment}'",
+        flag_name=flag_name,
+        environment=environment,
+    )
+
+
+def find_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule | None:
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s", (flag_name,)
+        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s AND environment = %s",
+        (flag_name, environment),
     ).fetchone()
-    if row is None:
-        raise NotFound(f"no rule for flag '{flag_name}'", flag_name=flag_name)
-    return Rule.model_validate(row)
+    return Rule.model_validate(row) if row else None
 
 
-def create_rule(conn: Connection, *, flag_name: str, rules: Any, is_enabled: bool) -> Rule:
+def get_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule:
+    rule = find_rule(conn, flag_name, environment=environment)
+    if rule is None:
+        raise _missing(flag_name, environment)
+    return rule
+
+
+def create_rule(
+    conn: Connection, *, flag_name: str, environment: str, rules: Any, is_enabled: bool
+) -> Rule:
     try:
         with conn.transaction():
             row = conn.execute(
-                f"INSERT INTO targeting_rules (flag_name, rules, is_enabled) VALUES (%s, %s, %s)"
-                f" RETURNING {_COLUMNS}",
-                (flag_name, Jsonb(rules), is_enabled),
+                "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
+                f" VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (flag_name, environment, Jsonb(rules), is_enabled),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(
-            f"a rule for flag '{flag_name}' already exists", flag_name=flag_name
+            f"a rule for flag '{flag_name}' already exists in environment '{environment}'",
+            flag_name=flag_name,
+            environment=environment,
         ) from None
     except psycopg.errors.ForeignKeyViolation:
-        raise NotFound(f"flag '{flag_name}' not found", flag_name=flag_name) from None
+        raise FlagNotFound(f"flag '{flag_name}' not found", flag_name=flag_name) from None
     return Rule.model_validate(row)
 
 
-def update_rule(conn: Connection, flag_name: str, *, changes: dict[str, Any]) -> Rule:
+def update_rule(
+    conn: Connection, flag_name: str, *, environment: str, changes: dict[str, Any]
+) -> Rule:
     assignments, values = [], []
     if "rules" in changes:
         assignments.append("rules = %s")
@@ -50,14 +71,29 @@ def update_rule(conn: Connection, flag_name: str, *, changes: dict[str, Any]) ->
         values.append(changes["is_enabled"])
     row = conn.execute(
         f"UPDATE targeting_rules SET {', '.join([*assignments, 'updated_at = now()'])}"
-        f" WHERE flag_name = %s RETURNING {_COLUMNS}",
-        (*values, flag_name),
+        f" WHERE flag_name = %s AND environment = %s RETURNING {_COLUMNS}",
+        (*values, flag_name, environment),
     ).fetchone()
     if row is None:
-        raise NotFound(f"no rule for flag '{flag_name}'", flag_name=flag_name)
+        raise _missing(flag_name, environment)
     return Rule.model_validate(row)
 
 
-def delete_rule(conn: Connection, flag_name: str) -> None:
-    if conn.execute("DELETE FROM targeting_rules WHERE flag_name = %s", (flag_name,)).rowcount == 0:
-        raise NotFound(f"no rule for flag '{flag_name}'", flag_name=flag_name)
+def put_rule(
+    conn: Connection, *, flag_name: str, environment: str, rules: Any, is_enabled: bool
+) -> None:
+    """Create or replace (promotion, import)."""
+    conn.execute(
+        "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (flag_name, environment) DO UPDATE"
+        " SET rules = EXCLUDED.rules, is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+        (flag_name, environment, Jsonb(rules), is_enabled),
+    )
+
+
+def delete_rule(conn: Connection, flag_name: str, *, environment: str) -> bool:
+    cursor = conn.execute(
+        "DELETE FROM targeting_rules WHERE flag_name = %s AND environment = %s",
+        (flag_name, environment),
+    )
+    return cursor.rowcount > 0

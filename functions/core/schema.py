@@ -49,6 +49,14 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
+def default_environment() -> str:
+    """Where a migration puts what existed before environments (DEFAULT_ENVIRONMENT)."""
+    value = os.environ.get("DEFAULT_ENVIRONMENT") or "production"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", value):
+        raise MigrationError(f"DEFAULT_ENVIRONMENT '{value}' is not a valid environment key")
+    return value
+
+
 def sql_dir() -> Path:
     configured = os.environ.get("TOGGLEMASTER_SQL_DIR")
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "sql"
@@ -75,6 +83,10 @@ def migrate(database_url: str, components: Sequence[str], root: Path | None = No
     """Apply what is missing; return the names applied now (empty when up to date)."""
     applied_now: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT set_config('togglemaster.default_environment', %s, false)",
+            (default_environment(),),
+        )
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
         try:
             conn.execute(_BOOKKEEPING)

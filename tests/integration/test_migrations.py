@@ -35,9 +35,10 @@ def test_migrate__empty_databases__creates_the_seed_schema(fresh_database: Datab
     assert keys["key_hash"] in ("character", "text", "character varying")
     assert keys["is_active"] == "boolean"
     assert {"id", "name", "created_at"} <= set(keys)
-    assert {"id", "name", "description", "is_enabled", "created_at", "updated_at"} <= set(
+    assert {"id", "name", "description", "created_at", "updated_at"} <= set(
         _columns(config_url, "flags")
     )
+    assert _columns(config_url, "flag_states")["is_enabled"] == "boolean"
     assert _columns(config_url, "targeting_rules")["rules"] == "jsonb"
 
 

@@ -28,8 +28,14 @@ class RecordingQueue:
 
 
 def _event(i: int) -> dict[str, object]:
-    return new_event(user_id=f"user-{i}", flag_name="checkout_v2", result=i % 2 == 0,
-                     environment="production", variant=None, reason="DEFAULT")
+    return new_event(
+        user_id=f"user-{i}",
+        flag_name="checkout_v2",
+        result=i % 2 == 0,
+        environment="production",
+        variant=None,
+        reason="DEFAULT",
+    )
 
 
 def test_flush__many_events__packs_within_size_limit_and_few_messages() -> None:
@@ -62,7 +68,9 @@ def test_flush__queue_down_then_up__events_kept_and_delivered() -> None:
     assert publisher.flush()
     publisher.close()
     # Then nothing was lost or duplicated
-    assert sorted(str(e["user_id"]) for e in queue.events()) == sorted(f"user-{i}" for i in range(10))
+    assert sorted(str(e["user_id"]) for e in queue.events()) == sorted(
+        f"user-{i}" for i in range(10)
+    )
     assert publisher.dropped == 0
 
 

@@ -1,0 +1,29 @@
+"""How many active keys are bound to an environment: asked of the auth function,
+which owns the keys, with the caller's own key."""
+
+from __future__ import annotations
+
+import requests
+
+from functions.core.errors import ServiceUnavailable
+
+
+class BoundKeys:
+    def __init__(self, auth_service_url: str, *, timeout: float = 3.0) -> None:
+        self._base = auth_service_url.rstrip("/")
+        self._timeout = timeout
+
+    def count(self, *, token: str, environment: str) -> int:
+        try:
+            response = requests.get(
+                f"{self._base}/environments/{environment}/keys",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise ServiceUnavailable("the auth function is unreachable") from exc
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                f"the auth function could not count the keys bound to '{environment}'"
+            )
+        return int(response.json()["active_keys"])
