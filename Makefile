@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help dev test lint format typecheck unit migrate bench schemas clean
+.PHONY: help dev test lint format unit migrate bench schemas apply clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -42,7 +42,12 @@ bench: $(STAMP) ## benchmarks: the engine's decision time
 	$(BIN)/python tests/bench/bench_engine.py
 
 schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
-	$(BIN)/python -m functions.core.events
+	$(BIN)/python -m functions.core.schemas
 
 clean: ## remove the virtualenv and local state (.run/)
 	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+apply: $(STAMP) ## apply a configuration file: make apply FILE=flags.yaml [DRY_RUN=1]
+	@test -n "$(FILE)" || { echo "usage: make apply FILE=flags.yaml [DRY_RUN=1]"; exit 2; }
+	@if [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
+	$(BIN)/python -m functions.cli apply "$(FILE)" $(if $(DRY_RUN),--dry-run)

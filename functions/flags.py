@@ -11,6 +11,7 @@ import functions_framework
 from functions.core.auth_client import AuthClient
 from functions.core.bound_keys import BoundKeys
 from functions.core.config import ConfigStoreSettings
+from functions.core.config_sync import parse_document
 from functions.core.environments import require_access, require_unbound
 from functions.core.flag_service import FlagService
 from functions.core.logs import configure_logging
@@ -28,12 +29,18 @@ from functions.web import (
     add_probes,
     authenticate,
     bearer_token,
+    flag_query,
     json_response,
     no_content,
+    read_document,
     read_json,
+    wants_yaml,
+    yaml_response,
 )
 
 router = Router()
+
+IMPORT_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 @functools.cache
@@ -116,6 +123,24 @@ def promote_flag(request: flask.Request, name: str) -> flask.Response:
     return json_response(
         service().promote(name, source=body.from_, target=body.to, dry_run=body.dry_run)
     )
+
+
+@router.route("/export", "GET")
+def export_configuration(request: flask.Request) -> flask.Response:
+    caller = authenticate(request, auth_client(), scope="read")
+    everything = caller.environment is None and "environment" not in request.args
+    environment = None if everything else acting_environment(request, caller, default="")
+    document = service().export(environment=environment)
+    return yaml_response(document) if wants_yaml(request) else json_response(document)
+
+
+@router.route("/import", "POST")
+def import_configuration(request: flask.Request) -> flask.Response:
+    caller = authenticate(request, auth_client(), scope="write")
+    dry_run = flag_query(request, "dry_run")
+    document = parse_document(read_document(request, limit=IMPORT_LIMIT_BYTES))
+    require_access(caller, *(environment.key for environment in document.environments))
+    return json_response(service().import_document(document, dry_run=dry_run))
 
 
 @router.route("/environments", "GET")

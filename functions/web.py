@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask
+import yaml
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
@@ -71,6 +72,48 @@ def read_limited(request: flask.Request, limit: int = MAX_BODY_BYTES) -> bytes:
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     return raw
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+def read_document(request: flask.Request, *, limit: int) -> Any:
+    """A JSON or YAML body (by Content-Type), parsed but not yet validated."""
+    raw = read_limited(request, limit)
+    if not raw.strip():
+        raise BadRequest("a body is required")
+    if request.mimetype in YAML_TYPES:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise BadRequest(f"the body is not valid YAML: {exc}") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def wants_yaml(request: flask.Request) -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", *YAML_TYPES])
+    return best in YAML_TYPES
+
+
+def yaml_response(body: Any, status: int = 200) -> flask.Response:
+    text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+    return flask.Response(text, status=status, mimetype="application/yaml")
+
+
+def flag_query(request: flask.Request, name: str) -> bool:
+    """A boolean query parameter: `true`/`false` (also 1/0, yes/no), absent = false."""
+    value = request.args.get(name)
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", ""):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"query parameter '{name}' must be true or false", parameter=name)
 
 
 def read_json(request: flask.Request, model: type[Model]) -> Model:

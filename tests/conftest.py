@@ -8,6 +8,7 @@ and ``TEST_AWS_ENDPOINT_URL`` point the fixtures at servers you run yourself ins
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -16,8 +17,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import flask
+import functions_framework
 import pytest
+from flask.testing import FlaskClient
 
+import functions
+from functions.core import cache, db
 from functions.devstack.aws import client, ensure_analytics_table, ensure_queue
 from functions.devstack.moto import MotoServer
 from functions.devstack.postgres import PrivatePostgres, create_database, drop_database
@@ -147,3 +153,37 @@ def analytics_table(moto_endpoint: str) -> Iterator[str]:
     name = f"TestAnalytics-{uuid.uuid4().hex[:12]}"
     yield ensure_analytics_table(moto_endpoint, TEST_REGION, name)
     client("dynamodb", endpoint_url=moto_endpoint, region=TEST_REGION).delete_table(TableName=name)
+
+
+SOURCE = str(Path(functions.__file__).parent / "main.py")
+
+ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
+"""``function_client("auth", {...})`` → a test client of that target, configured by env."""
+
+
+def _reset(target: str) -> None:
+    module = importlib.import_module(f"functions.{target}")
+    for name in ("settings", "service", "auth_client", "store", "publisher"):
+        getter = getattr(module, name, None)
+        if getter is not None and hasattr(getter, "cache_clear"):
+            getter.cache_clear()
+
+
+@pytest.fixture
+def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
+    """``function_client("auth", {"DATABASE_URL": ...})`` → a test client of that target."""
+    used: list[str] = []
+
+    def make(target: str, env: dict[str, str]) -> FlaskClient:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        _reset(target)
+        used.append(target)
+        app: flask.Flask = functions_framework.create_app(target, SOURCE)  # type: ignore[no-untyped-call]
+        return app.test_client()
+
+    yield make
+    for target in used:
+        _reset(target)
+    db.close_all()
+    cache.close_all()

@@ -1,8 +1,8 @@
 """Evaluation events: the schema producers and analytics agree on.
 
 One SQS message carries a pack `{"pack_id", "events": [...]}`; analytics also
-accepts the seed's body of one bare event. The JSON Schemas in `events/` are
-generated from these models (`python -m functions.core.events`).
+accepts the seed's body of one bare event.
+The JSON Schemas in `events/` are generated from these models (`make schemas`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
@@ -91,14 +90,3 @@ def parse_body(body: bytes | str) -> tuple[str | None, list[EvaluationEvent]]:
         return None, [EvaluationEvent.model_validate(document).with_id()]
     except ValidationError as exc:
         raise InvalidEventBody(str(exc.errors(include_url=False, include_input=False))) from None
-
-
-def write_schemas(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, model in (("evaluation-event", EvaluationEvent), ("event-pack", EventPack)):
-        schema = model.model_json_schema()
-        (folder / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    write_schemas(Path(__file__).resolve().parents[2] / "events")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from functions.core import environment_store, flag_store, notices, rule_store
+from functions.core import config_sync, environment_store, flag_store, notices, rule_store
 from functions.core.cache import redis_client
+from functions.core.config_document import ConfigDocument
 from functions.core.db import Connection, transaction
 from functions.core.errors import Conflict
 from functions.core.models import (
@@ -17,7 +18,6 @@ from functions.core.models import (
     CreateFlagRequest,
     Environment,
     Flag,
-    Rule,
     UpdateFlagRequest,
 )
 
@@ -96,6 +96,28 @@ class FlagService:
             "changes": changes,
         }
 
+    # -- configuration as files ----------------------------------------------------------
+
+    def export(self, *, environment: str | None) -> dict[str, Any]:
+        with transaction(self._database_url) as conn:
+            if environment is not None:
+                environment_store.get_environment(conn, environment)
+            return config_sync.export_document(conn, None if environment is None else [environment])
+
+    def import_document(self, document: ConfigDocument, *, dry_run: bool) -> dict[str, Any]:
+        """The plan; without `dry_run` also carried out, in one transaction."""
+        with transaction(self._database_url) as conn:
+            plan = config_sync.plan_and_apply(conn, document, apply=not dry_run)
+        applied = not dry_run and plan.changes_anything
+        if applied:
+            self._announce("import", ",".join(e.key for e in document.environments))
+        return {
+            "dry_run": dry_run,
+            "applied": applied,
+            "summary": plan.summary(),
+            "plan": plan.items,
+        }
+
     # -- environments ------------------------------------------------------------------
 
     def list_environments(self) -> list[Environment]:
@@ -140,18 +162,14 @@ class FlagService:
         notices.announce_change(redis_client(self._redis_url), kind=kind, name=name)
 
 
-def rule_view(rule: Rule | None) -> dict[str, Any] | None:
-    return None if rule is None else {"is_enabled": rule.is_enabled, "rules": rule.rules}
-
-
 def _difference(conn: Connection, name: str, *, source: str, target: str) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     was = flag_store.get_flag(conn, name, environment=target).is_enabled
     becomes = flag_store.get_flag(conn, name, environment=source).is_enabled
     if was != becomes:
         changes["is_enabled"] = {"from": was, "to": becomes}
-    old_rule = rule_view(rule_store.find_rule(conn, name, environment=target))
-    new_rule = rule_view(rule_store.find_rule(conn, name, environment=source))
+    old_rule = rule_store.rule_view(rule_store.find_rule(conn, name, environment=target))
+    new_rule = rule_store.rule_view(rule_store.find_rule(conn, name, environment=source))
     if old_rule != new_rule:
         changes["rule"] = {"from": old_rule, "to": new_rule}
     return changes

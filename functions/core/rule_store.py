@@ -23,6 +23,11 @@ def _missing(flag_name: str, environment: str) -> NotFound:
     )
 
 
+def rule_view(rule: Rule | None) -> dict[str, Any] | None:
+    """What decides, without ids and timestamps: for diffs."""
+    return None if rule is None else {"is_enabled": rule.is_enabled, "rules": rule.rules}
+
+
 def find_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s AND environment = %s",

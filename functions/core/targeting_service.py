@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core import engine, environment_store, flag_store, notices, rule_store
+from functions.core import environment_store, flag_store, notices, rule_store
 from functions.core.cache import redis_client
 from functions.core.db import Connection, transaction
-from functions.core.errors import Unprocessable
 from functions.core.models import CreateRuleRequest, Rule, UpdateRuleRequest
+from functions.core.rule_documents import canonical_rule_document
 
 
 class TargetingService:
@@ -62,15 +62,7 @@ class TargetingService:
         notices.announce_change(redis_client(self._redis_url), kind="rule", name=flag_name)
 
 
-def canonical_rules(
-    conn: Connection, flag_name: str, document: Any, *, path: str = "$.rules"
-) -> Any:
+def canonical_rules(conn: Connection, flag_name: str, document: Any) -> Any:
     """The document in the engine's canonical form, or 422 naming the offending field."""
     flag_store.get_flag_id(conn, flag_name)
-    try:
-        parsed = engine.parse_ruleset(document, engine.boolean_definition(flag_name), ())
-    except engine.RuleValidationError as exc:
-        raise Unprocessable(
-            f"invalid rules: {exc.message}", field=exc.path.replace("$", path, 1)
-        ) from None
-    return engine.ruleset_to_document(parsed)
+    return canonical_rule_document(flag_name, document, path="$.rules")

@@ -1,0 +1,282 @@
+"""Export, plan and apply configuration documents (see `config_document`).
+
+A plan lists, per flag and environment, what importing would do: created, changed
+(with the differences), deleted or unchanged. Applying recomputes the plan inside
+the transaction that carries it out, so it never acts on a stale reading, and
+importing the same document twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from functions.core import environment_store, flag_store, rule_store
+from functions.core.config_document import (
+    ConfigDocument,
+    EnvironmentSpec,
+    FlagSpec,
+    RuleSpec,
+    StateSpec,
+)
+from functions.core.db import Connection
+from functions.core.errors import Unprocessable
+from functions.core.rule_documents import canonical_rule_document
+
+_IMPORT_LOCK = 0x746D5F69  # "tm_i": one import at a time
+
+
+@dataclass(slots=True)
+class Plan:
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        action: str,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        item: dict[str, Any] = {"action": action}
+        if flag is not None:
+            item["flag"] = flag
+        if environment is not None:
+            item["environment"] = environment
+        if changes:
+            item["changes"] = changes
+        self.items.append(item)
+
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(("created", "changed", "deleted", "unchanged"), 0)
+        for item in self.items:
+            counts[item["action"]] += 1
+        return counts
+
+    @property
+    def changes_anything(self) -> bool:
+        return any(item["action"] != "unchanged" for item in self.items)
+
+
+def parse_document(raw: object) -> ConfigDocument:
+    """Shape and consistency; every refusal names the JSON path at fault."""
+    if not isinstance(raw, dict):
+        raise Unprocessable("the document must be an object", field="$")
+    try:
+        document = ConfigDocument.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        paths = [_path(error["loc"]) for error in errors]
+        raise Unprocessable(
+            f"invalid document: {paths[0]}: {errors[0]['msg']}",
+            field=paths[0],
+            fields=[{"path": p, "problem": e["msg"]} for p, e in zip(paths, errors, strict=True)],
+        ) from None
+    seen: set[str] = set()
+    for index, environment in enumerate(document.environments):
+        if environment.key in seen:
+            raise Unprocessable(
+                "an environment is listed twice", field=f"$.environments[{index}].key"
+            )
+        seen.add(environment.key)
+    names: set[str] = set()
+    for index, flag in enumerate(document.flags):
+        if flag.name in names:
+            raise Unprocessable("a flag is listed twice", field=f"$.flags[{index}].name")
+        names.add(flag.name)
+        for key, state in flag.environments.items():
+            path = f"$.flags[{index}].environments.{key}"
+            if key not in seen:
+                raise Unprocessable(
+                    f"environment '{key}' is not in the document's environments", field=path
+                )
+            if state.rule is not None:
+                canonical_rule_document(flag.name, state.rule.rules, path=f"{path}.rule.rules")
+    return document
+
+
+def export_document(conn: Connection, environments: list[str] | None) -> dict[str, Any]:
+    known = environment_store.list_environments(conn)
+    chosen = [e for e in known if environments is None or e.key in environments]
+    flags = []
+    for definition in flag_store.list_flags(conn, environment=chosen[0].key):
+        states = {}
+        for environment in chosen:
+            state = flag_store.get_flag(conn, definition.name, environment=environment.key)
+            rule = rule_store.find_rule(conn, definition.name, environment=environment.key)
+            states[environment.key] = {
+                "enabled": state.is_enabled,
+                "rule": None if rule is None else {"enabled": rule.is_enabled, "rules": rule.rules},
+            }
+        flags.append(
+            {"name": definition.name, "description": definition.description, "environments": states}
+        )
+    return {
+        "version": 1,
+        "environments": [{"key": e.key, "name": e.name} for e in chosen],
+        "flags": flags,
+    }
+
+
+def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -> Plan:
+    if apply:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+    plan = Plan()
+    existing = {e.key: e for e in environment_store.list_environments(conn)}
+    for environment in document.environments:
+        _environment(conn, plan, environment, existing, apply=apply)
+    keys = [environment.key for environment in document.environments]
+    current = {flag.name: flag for flag in flag_store.list_flags(conn, environment=keys[0])}
+    for spec in document.flags:
+        _flag(conn, plan, spec, keys, current.get(spec.name), apply=apply)
+    listed = {spec.name for spec in document.flags}
+    covers_all = set(existing) <= set(keys)
+    for name in sorted(set(current) - listed):
+        _absent_flag(conn, plan, name, keys, delete=covers_all, apply=apply)
+    return plan
+
+
+def _environment(
+    conn: Connection, plan: Plan, spec: EnvironmentSpec, existing: dict[str, Any], *, apply: bool
+) -> None:
+    found = existing.get(spec.key)
+    if found is None:
+        plan.add("created", environment=spec.key)
+        if apply:
+            environment_store.create_environment(
+                conn, key=spec.key, name=spec.name or spec.key.capitalize()
+            )
+    elif spec.name is not None and spec.name != found.name:
+        plan.add(
+            "changed", environment=spec.key, changes={"name": {"from": found.name, "to": spec.name}}
+        )
+        if apply:
+            environment_store.rename_environment(conn, spec.key, name=spec.name)
+
+
+def _flag(
+    conn: Connection, plan: Plan, spec: FlagSpec, keys: list[str], found: Any, *, apply: bool
+) -> None:
+    if found is None:
+        plan.add("created", flag=spec.name)
+        if apply:
+            flag_store.create_flag(
+                conn,
+                name=spec.name,
+                description=spec.description,
+                is_enabled=False,
+                environment=keys[0],
+            )
+    elif found.description != spec.description:
+        plan.add(
+            "changed",
+            flag=spec.name,
+            changes={"description": {"from": found.description, "to": spec.description}},
+        )
+        if apply:
+            flag_store.update_flag(
+                conn,
+                spec.name,
+                environment=keys[0],
+                description=spec.description,
+                set_description=True,
+            )
+    for key in keys:
+        desired = spec.environments.get(key, StateSpec())
+        _state(conn, plan, spec.name, key, desired, new_flag=found is None, apply=apply)
+
+
+def _desired_view(flag_name: str, rule: RuleSpec | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {
+        "is_enabled": rule.enabled,
+        "rules": canonical_rule_document(flag_name, rule.rules, path="$"),
+    }
+
+
+def _state(
+    conn: Connection,
+    plan: Plan,
+    name: str,
+    environment: str,
+    desired: StateSpec,
+    *,
+    new_flag: bool,
+    apply: bool,
+) -> None:
+    want_rule = _desired_view(name, desired.rule)
+    if new_flag:
+        was_enabled, had_rule = False, None
+    else:
+        was_enabled = flag_store.get_flag(conn, name, environment=environment).is_enabled
+        had_rule = _comparable(
+            name, rule_store.rule_view(rule_store.find_rule(conn, name, environment=environment))
+        )
+    changes: dict[str, Any] = {}
+    if was_enabled != desired.enabled:
+        changes["is_enabled"] = {"from": was_enabled, "to": desired.enabled}
+    if had_rule != want_rule:
+        changes["rule"] = {"from": had_rule, "to": want_rule}
+    if new_flag:
+        plan.add("created", flag=name, environment=environment, changes=changes)
+    else:
+        plan.add(
+            "changed" if changes else "unchanged",
+            flag=name,
+            environment=environment,
+            changes=changes,
+        )
+    if apply and changes:
+        flag_id = flag_store.get_flag_id(conn, name)
+        flag_store.set_enabled(
+            conn, flag_id=flag_id, environment=environment, is_enabled=desired.enabled
+        )
+        if want_rule is None:
+            rule_store.delete_rule(conn, name, environment=environment)
+        else:
+            rule_store.put_rule(
+                conn,
+                flag_name=name,
+                environment=environment,
+                rules=want_rule["rules"],
+                is_enabled=want_rule["is_enabled"],
+            )
+
+
+def _comparable(name: str, view: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored rule in canonical form, so an old spelling of the same rule compares equal."""
+    if view is None:
+        return None
+    try:
+        rules = canonical_rule_document(name, view["rules"], path="$")
+    except Unprocessable:
+        rules = view["rules"]
+    return {"is_enabled": view["is_enabled"], "rules": rules}
+
+
+def _absent_flag(
+    conn: Connection, plan: Plan, name: str, keys: list[str], *, delete: bool, apply: bool
+) -> None:
+    if delete:
+        plan.add("deleted", flag=name)
+        if apply:
+            flag_store.delete_flag(conn, name)
+        return
+    for key in keys:
+        enabled = flag_store.get_flag(conn, name, environment=key).is_enabled
+        rule = rule_store.find_rule(conn, name, environment=key)
+        if not enabled and rule is None:
+            continue
+        plan.add("deleted", flag=name, environment=key)
+        if apply:
+            flag_store.clear_state(
+                conn, flag_id=flag_store.get_flag_id(conn, name), environment=key
+            )
+            rule_store.delete_rule(conn, name, environment=key)
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
