@@ -76,3 +76,23 @@ def ensure_analytics_table(endpoint_url: str | None, region: str, table_name: st
 def _error_code(exc: ClientError) -> str:
     code: str = exc.response.get("Error", {}).get("Code", "")
     return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m functions.devstack.aws --endpoint URL`: create the queue and the table
+    on an emulator (docker-compose runs it once before the functions start)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m functions.devstack.aws")
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument("--queue", default="togglemaster-evaluation-events")
+    parser.add_argument("--table", default="ToggleMasterAnalytics")
+    args = parser.parse_args(argv)
+    print(ensure_queue(args.endpoint, args.region, args.queue))
+    print(ensure_analytics_table(args.endpoint, args.region, args.table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
