@@ -53,48 +53,43 @@ def _load(path: Path) -> tuple[bytes, str]:
     return raw, kind
 
 
-def apply(args: argparse.Namespace, out: TextIO) -> int:
+class CommandFailed(Exception):
+    """What to print before exiting 1."""
+
+
+def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {args.key}", **kwargs.pop("headers", {})}
+    try:
+        response = requests.request(
+            method, f"{args.url.rstrip('/')}{path}", headers=headers, timeout=args.timeout, **kwargs
+        )
+    except requests.RequestException as exc:
+        raise CommandFailed(f"cannot reach {args.url}: {exc}") from None
+    if response.status_code != 200:
+        raise CommandFailed(f"refused ({response.status_code}): {_error(response)}")
+    return response
+
+
+def apply(args: argparse.Namespace, out: TextIO) -> None:
     try:
         body, content_type = _load(Path(args.file))
     except OSError as exc:
-        print(f"apply: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
-    try:
-        response = requests.post(
-            f"{args.url.rstrip('/')}/import",
-            params={"dry_run": "true" if args.dry_run else "false"},
-            data=body,
-            headers={"Authorization": f"Bearer {args.key}", "Content-Type": content_type},
-            timeout=args.timeout,
-        )
-    except requests.RequestException as exc:
-        print(f"apply: cannot reach {args.url}: {exc}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        print(f"apply: refused ({response.status_code}): {_error(response)}", file=sys.stderr)
-        return 1
+        raise CommandFailed(f"cannot read {args.file}: {exc.strerror}") from None
+    response = _call(
+        args,
+        "POST",
+        "/import",
+        params={"dry_run": "true" if args.dry_run else "false"},
+        data=body,
+        headers={"Content-Type": content_type},
+    )
     print(render_plan(response.json(), verbose=args.verbose), file=out)
-    return 0
 
 
-def export(args: argparse.Namespace, out: TextIO) -> int:
+def export(args: argparse.Namespace, out: TextIO) -> None:
     params = {"environment": args.environment} if args.environment else {}
     accept = "application/json" if args.format == "json" else "application/yaml"
-    try:
-        response = requests.get(
-            f"{args.url.rstrip('/')}/export",
-            params=params,
-            headers={"Authorization": f"Bearer {args.key}", "Accept": accept},
-            timeout=args.timeout,
-        )
-    except requests.RequestException as exc:
-        print(f"export: cannot reach {args.url}: {exc}", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        print(f"export: refused ({response.status_code}): {_error(response)}", file=sys.stderr)
-        return 1
-    out.write(response.text)
-    return 0
+    out.write(_call(args, "GET", "/export", params=params, headers={"Accept": accept}).text)
 
 
 def _error(response: requests.Response) -> str:
@@ -137,7 +132,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if not args.key:
         print(f"{args.command}: give --key or set TOGGLEMASTER_API_KEY", file=sys.stderr)
         return 2
-    return apply(args, out) if args.command == "apply" else export(args, out)
+    try:
+        (apply if args.command == "apply" else export)(args, out)
+    except CommandFailed as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
