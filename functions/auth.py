@@ -1,21 +1,29 @@
-"""The auth function: issues API keys and validates them."""
+"""The auth function: issues, manages and validates API keys.
+
+`/admin/*` takes the master key or a key with the `admin` scope; `/validate` and
+`/environments/<env>/keys` take any valid key.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
 
 import flask
 import functions_framework
 
 from functions.core.auth_service import AuthService
 from functions.core.config import AuthSettings
+from functions.core.errors import BadRequest
+from functions.core.key_models import CreateKeyRequest, EnvironmentKeys, RotateKeyRequest
+from functions.core.keys import is_environment_name
 from functions.core.logs import configure_logging
-from functions.core.models import CreateKeyRequest
-from functions.core.readiness import database_check
+from functions.core.readiness import Check, database_check, redis_check
 from functions.web import Router, add_probes, bearer_token, json_response, read_json
 
 router = Router()
+MAX_AUDIT_PAGE = 1000
 
 
 @functools.cache
@@ -25,7 +33,28 @@ def settings() -> AuthSettings:
 
 @functools.cache
 def service() -> AuthService:
-    return AuthService(database_url=settings().database_url, master_key=settings().master_key)
+    config = settings()
+    return AuthService(
+        database_url=config.database_url,
+        master_key=config.master_key,
+        redis_url=config.redis_url,
+    )
+
+
+class _Counters:
+    """How many `/validate` calls this process answered: the other functions' cache
+    misses, which `GET /admin/stats` shows."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.validations = 0
+
+    def count_validation(self) -> None:
+        with self._lock:
+            self.validations += 1
+
+
+counters = _Counters()
 
 
 def configure() -> None:
@@ -33,20 +62,95 @@ def configure() -> None:
     configure_logging("auth", settings().log_level)
 
 
-add_probes(router, lambda: {"database": database_check(settings().database_url, ["auth"])})
+def _checks() -> dict[str, Check]:
+    config = settings()
+    checks = {"database": database_check(config.database_url, ["auth"])}
+    if config.redis_url:
+        checks["redis"] = redis_check(config.redis_url)
+    return checks
+
+
+add_probes(router, _checks)
 
 
 @router.route("/admin/keys", "POST")
 def create_key(request: flask.Request) -> flask.Response:
-    service().require_master(bearer_token(request))
+    actor = service().authorize_admin(bearer_token(request))
     body = read_json(request, CreateKeyRequest)
-    return json_response(service().issue_key(name=body.name), status=201)
+    return json_response(service().create_key(body, actor=actor), status=201)
+
+
+@router.route("/admin/keys", "GET")
+def list_keys(request: flask.Request) -> flask.Response:
+    service().authorize_admin(bearer_token(request))
+    return json_response([key.model_dump(mode="json") for key in service().list_keys()])
+
+
+@router.route("/admin/keys/<int:key_id>", "GET")
+def show_key(request: flask.Request, key_id: int) -> flask.Response:
+    service().authorize_admin(bearer_token(request))
+    return json_response(service().get_key(key_id))
+
+
+@router.route("/admin/keys/<int:key_id>/revoke", "POST")
+def revoke_key(request: flask.Request, key_id: int) -> flask.Response:
+    actor = service().authorize_admin(bearer_token(request))
+    return json_response(service().revoke_key(key_id, actor=actor))
+
+
+@router.route("/admin/keys/<int:key_id>/rotate", "POST")
+def rotate_key(request: flask.Request, key_id: int) -> flask.Response:
+    actor = service().authorize_admin(bearer_token(request))
+    empty = not request.get_data(cache=True).strip()
+    body = RotateKeyRequest.model_validate({}) if empty else read_json(request, RotateKeyRequest)
+    return json_response(service().rotate_key(key_id, body, actor=actor), status=201)
+
+
+@router.route("/admin/audit", "GET")
+def audit(request: flask.Request) -> flask.Response:
+    service().authorize_admin(bearer_token(request))
+    limit = _int_parameter(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
+    before_id = _int_parameter(request, "before_id", default=None, low=1, high=2**63 - 1)
+    entries = service().audit(limit=limit or 1, before_id=before_id)
+    return json_response([entry.model_dump(mode="json") for entry in entries])
+
+
+@router.route("/admin/stats", "GET")
+def stats(request: flask.Request) -> flask.Response:
+    service().authorize_admin(bearer_token(request))
+    return json_response({"pid": os.getpid(), "validations": counters.validations})
 
 
 @router.route("/validate", "GET")
 def validate(request: flask.Request) -> flask.Response:
-    key = service().validate(bearer_token(request))
-    return json_response({"message": "API key is valid", "id": key.id, "name": key.name})
+    counters.count_validation()
+    return json_response(service().validate(bearer_token(request)))
+
+
+@router.route("/environments/<environment>/keys", "GET")
+def environment_keys(request: flask.Request, environment: str) -> flask.Response:
+    service().authorize_any(bearer_token(request))
+    if not is_environment_name(environment):
+        raise BadRequest(
+            "an environment name is 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter"
+            " or digit",
+            field="environment",
+        )
+    count = service().active_keys_in(environment)
+    return json_response(EnvironmentKeys(environment=environment, active_keys=count))
+
+
+def _int_parameter(
+    request: flask.Request, name: str, *, default: int | None, low: int, high: int
+) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
+        raise BadRequest(
+            f"query parameter '{name}' must be an integer from {low} to {high}", parameter=name
+        )
+    return int(raw)
 
 
 @functions_framework.http

@@ -1,19 +1,30 @@
 """Bearer-key checks for functions that do not own the keys table.
 
-They ask the auth function's `/validate`, as the seed's services did.
+`AuthClient.validate(token) -> Caller` is the one call they make. It answers from
+`key_cache` — this process's memory, then the grant auth published in Redis — and
+only asks auth's `GET /validate` over HTTP on a miss, which also makes auth publish
+the grant for every other process. In the steady state a protected request costs a
+SHA-256 and a dict lookup; a revocation reaches every process within a second (see
+`key_cache` for how, and for what happens when Redis is down).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import requests
 
+from functions.core.cache import redis_client
 from functions.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from functions.core.key_cache import REFUSED, Grant, KeyCache, Refusal
+from functions.core.keys import SEED_SCOPES, hash_key, looks_like_key
 
-SEED_SCOPES = frozenset({"read", "write", "evaluate"})
-"""What a key without explicit scopes may do: all the old system's keys could."""
+__all__ = ["SEED_SCOPES", "AuthClient", "Caller"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +47,68 @@ class Caller:
 
 
 class AuthClient:
-    def __init__(self, auth_service_url: str, *, timeout: float = 3.0) -> None:
+    """Validates bearer keys for one function process.
+
+    `redis_url` is the function's REDIS_URL; when it is not passed, the REDIS_URL of the
+    environment is used (every function but analytics has one), and "" turns the shared
+    layers off, leaving a one-second in-process memo in front of HTTP.
+    """
+
+    def __init__(
+        self,
+        auth_service_url: str,
+        *,
+        redis_url: str | None = None,
+        timeout: float = 3.0,
+        usage_flush_seconds: float = 2.0,
+    ) -> None:
         self._url = auth_service_url.rstrip("/") + "/validate"
         self._timeout = timeout
         self._local = threading.local()
+        url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
+        self._cache = KeyCache(
+            redis_client(url) if url else None, usage_flush_seconds=usage_flush_seconds
+        )
+
+    @property
+    def cache(self) -> KeyCache:
+        return self._cache
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def validate(self, token: str | None) -> Caller:
+        if not token:
+            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        if not looks_like_key(token):
+            raise Unauthorized("invalid or inactive API key")
+        key_hash = hash_key(token)
+        answer = self._cache.lookup(key_hash)
+        if answer is None:
+            answer = self._resolve(key_hash, token)
+        if isinstance(answer, Refusal):
+            raise Unauthorized("invalid or inactive API key")
+        self._cache.note_use(answer.key_id)
+        return Caller(
+            key_id=answer.key_id,
+            name=answer.name,
+            scopes=answer.scopes,
+            environment=answer.environment,
+        )
+
+    def _resolve(self, key_hash: str, token: str) -> Grant | Refusal:
+        generation = self._cache.generation
+        shared = self._cache.read_shared(key_hash)
+        if shared is not None and not shared.expired(time.time()):
+            self._cache.remember(key_hash, shared, generation=generation, durable=True)
+            return shared
+        answer = self._ask_auth(token)
+        # A grant that came over HTTP is trusted for a second only: by then auth has
+        # published it in Redis, whose entries revocation notices cover.
+        self._cache.remember(
+            key_hash, answer, generation=generation, durable=isinstance(answer, Refusal)
+        )
+        return answer
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -48,9 +117,7 @@ class AuthClient:
             self._local.session = session
         return session
 
-    def validate(self, token: str | None) -> Caller:
-        if not token:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    def _ask_auth(self, token: str) -> Grant | Refusal:
         try:
             response = self._session().get(
                 self._url, headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout
@@ -58,15 +125,20 @@ class AuthClient:
         except requests.RequestException as exc:
             raise ServiceUnavailable("the auth function is unreachable") from exc
         if response.status_code in (401, 403):
-            raise Unauthorized("invalid or inactive API key")
+            return REFUSED
         if response.status_code != 200:
             raise ServiceUnavailable("the auth function answered with an error")
-        body = response.json()
-        key_id = body.get("id")
-        scopes = body.get("scopes")
-        return Caller(
-            key_id=int(key_id) if key_id is not None else None,
-            name=str(body.get("name", "")),
-            scopes=frozenset(scopes) if isinstance(scopes, list) else SEED_SCOPES,
-            environment=body.get("environment") or None,
-        )
+        return _grant_from_validation(response.json())
+
+
+def _grant_from_validation(body: dict[str, Any]) -> Grant:
+    """`GET /validate`'s body; an older auth without ids or scopes means a seed key."""
+    scopes = body.get("scopes")
+    expires_at = body.get("expires_at")
+    return Grant(
+        key_id=int(body.get("id") or 0),
+        name=str(body.get("name", "")),
+        scopes=frozenset(scopes) if isinstance(scopes, list) else SEED_SCOPES,
+        environment=body.get("environment") or None,
+        expires_at=datetime.fromisoformat(expires_at).timestamp() if expires_at else None,
+    )

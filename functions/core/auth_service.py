@@ -1,36 +1,338 @@
-"""Issuing and validating API keys: the auth function's logic."""
+"""The auth function's logic: issuing, describing, revoking, rotating and validating keys.
+
+Auth reads its own table for every check it makes (it is the source of truth), and
+after each committed change tells every other function's key cache through Redis
+(see `key_cache`). Redis is optional here: without it nothing is shared or
+announced, and readers fall back to asking `/validate` every second.
+
+Environments belong to the flags function: auth checks only the syntax of an
+environment name, never whether the environment exists.
+"""
 
 from __future__ import annotations
 
-from functions.core import key_store
-from functions.core.db import transaction
-from functions.core.errors import Forbidden, Unauthorized
-from functions.core.key_store import ApiKey
-from functions.core.keys import KEY_PREFIX, same_secret
-from functions.core.models import CreatedKey
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import redis
+
+from functions.core import key_cache, key_store
+from functions.core.auth_client import Caller
+from functions.core.cache import redis_client
+from functions.core.db import Connection, transaction
+from functions.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from functions.core.key_cache import Grant
+from functions.core.key_models import (
+    AuditEntry,
+    CreatedKey,
+    CreateKeyRequest,
+    KeyInfo,
+    RotateKeyRequest,
+    Validation,
+)
+from functions.core.key_store import ApiKey, AuditRecord
+from functions.core.keys import SEED_SCOPES, hash_key, looks_like_key, same_secret
+
+log = logging.getLogger(__name__)
 
 CREATED_MESSAGE = "API key created. Store it now: it is shown only once."
+VALID_MESSAGE = "API key is valid"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who manages keys: the master key, or an admin key (recorded in the audit)."""
+
+    kind: str
+    key_id: int | None = None
+
+    @classmethod
+    def master(cls) -> Actor:
+        return cls("master")
+
+
+def grant_of(key: ApiKey) -> Grant:
+    return Grant(
+        key_id=key.id,
+        name=key.name,
+        scopes=key.scopes,
+        environment=key.environment,
+        expires_at=key.expires_at.timestamp() if key.expires_at else None,
+    )
+
+
+def key_info(key: ApiKey, *, now: datetime) -> KeyInfo:
+    return KeyInfo(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scopes=sorted(key.scopes),  # type: ignore[arg-type]
+        environment=key.environment,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        active=key.usable_at(now),
+    )
+
+
+def created_key(key: ApiKey, plaintext: str, **extra: object) -> CreatedKey:
+    return CreatedKey(
+        id=key.id,
+        name=key.name,
+        key=plaintext,
+        message=CREATED_MESSAGE,
+        prefix=key.prefix or "",
+        scopes=sorted(key.scopes),  # type: ignore[arg-type]
+        environment=key.environment,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def audit_entry(record: AuditRecord) -> AuditEntry:
+    return AuditEntry(
+        id=record.id,
+        action=record.action,  # type: ignore[arg-type]
+        key_id=record.key_id,
+        new_key_id=record.new_key_id,
+        actor=record.actor,  # type: ignore[arg-type]
+        actor_key_id=record.actor_key_id,
+        at=record.at,
+    )
+
+
+def announce(client: redis.Redis | None, keys: Iterable[ApiKey]) -> None:
+    """Tell every key cache that these keys changed. The change is committed already,
+    so a Redis failure is logged, not raised: readers whose notices stop re-check every
+    second anyway."""
+    changed = list(keys)
+    if client is None or not changed:
+        return
+    try:
+        key_cache.announce_key_change(
+            client, key_ids=[k.id for k in changed], hashes=[k.key_hash for k in changed]
+        )
+    except redis.RedisError as exc:
+        log.error(
+            "key change notice not delivered",
+            extra={"key_ids": [k.id for k in changed], "error": exc.__class__.__name__},
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class AuthService:
-    def __init__(self, *, database_url: str, master_key: str) -> None:
+    def __init__(self, *, database_url: str, master_key: str, redis_url: str | None) -> None:
         self._database_url = database_url
         self._master_key = master_key
+        self._redis_url = redis_url
 
-    def require_master(self, presented: str | None) -> None:
-        if presented is None or not same_secret(presented, self._master_key):
-            raise Forbidden("the master key is required")
+    def _redis(self) -> redis.Redis | None:
+        return redis_client(self._redis_url) if self._redis_url else None
 
-    def issue_key(self, *, name: str) -> CreatedKey:
-        with transaction(self._database_url) as conn:
-            key, plaintext = key_store.create_key(conn, name=name)
-        return CreatedKey(id=key.id, name=key.name, key=plaintext, message=CREATED_MESSAGE)
+    def _shared(self, action: Callable[[redis.Redis], T], what: str) -> T | None:
+        """Best effort: Redis makes auth's answers reach other processes sooner, never
+        decides them."""
+        client = self._redis()
+        if client is None:
+            return None
+        try:
+            return action(client)
+        except redis.RedisError as exc:
+            log.warning(
+                f"redis unavailable: {what} skipped", extra={"error": exc.__class__.__name__}
+            )
+            return None
 
-    def validate(self, presented: str | None) -> ApiKey:
-        if not presented or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
+    # -- who is calling ------------------------------------------------------------------
+
+    def authorize_admin(self, presented: str | None) -> Actor:
+        """The master key, or a valid key with the `admin` scope; anything else is 403."""
+        if presented is not None and same_secret(presented, self._master_key):
+            return Actor.master()
+        try:
+            key = self._usable_key(presented)
+        except Unauthorized:
+            raise Forbidden(
+                "the master key or an API key with the 'admin' scope is required"
+            ) from None
+        Caller(key.id, key.name, key.scopes, key.environment).require("admin")
+        return Actor("key", key.id)
+
+    def authorize_any(self, presented: str | None) -> None:
+        """The master key or any valid key (401 otherwise)."""
+        if presented is not None and same_secret(presented, self._master_key):
+            return
+        self._usable_key(presented)
+
+    def validate(self, presented: str | None) -> Validation:
+        key = self._usable_key(presented)
+        return Validation(
+            message=VALID_MESSAGE,
+            id=key.id,
+            name=key.name,
+            scopes=sorted(key.scopes),  # type: ignore[arg-type]
+            environment=key.environment,
+            expires_at=key.expires_at,
+        )
+
+    def _usable_key(self, presented: str | None) -> ApiKey:
+        """Checked against the table; a valid key is also published for the other functions."""
+        if not looks_like_key(presented):
             raise Unauthorized("invalid or inactive API key")
+        assert presented is not None
+        key_hash = hash_key(presented)
+        version = self._shared(key_cache.keys_version, "version read")
         with transaction(self._database_url) as conn:
-            key = key_store.find_active_key(conn, plaintext=presented)
-        if key is None:
+            key = key_store.find_by_hash(conn, key_hash=key_hash)
+        if key is None or not key.usable_at(_now()):
             raise Unauthorized("invalid or inactive API key")
+        if version is not None:
+            grant = grant_of(key)
+            self._shared(
+                lambda client: key_cache.share_grant(client, key_hash, grant, version=version),
+                "grant sharing",
+            )
+            self._shared(
+                lambda client: key_cache.note_usage(client, {key.id: _now().timestamp()}),
+                "usage note",
+            )
         return key
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def create_key(self, body: CreateKeyRequest, *, actor: Actor) -> CreatedKey:
+        scopes = frozenset(body.scopes) if body.scopes else SEED_SCOPES
+        self._check_binding(scopes, body.environment)
+        self._check_expiry(body.expires_at)
+        with transaction(self._database_url) as conn:
+            key, plaintext = key_store.create_key(
+                conn,
+                name=body.name,
+                scopes=scopes,
+                environment=body.environment,
+                expires_at=body.expires_at,
+            )
+            _audit(conn, "create", key.id, actor)
+        log.info("api key created", extra={"key_id": key.id, "actor": actor.kind})
+        return created_key(key, plaintext)
+
+    def list_keys(self) -> list[KeyInfo]:
+        with transaction(self._database_url) as conn:
+            self._merge_usage(conn)
+            keys = key_store.list_keys(conn)
+        now = _now()
+        return [key_info(key, now=now) for key in keys]
+
+    def get_key(self, key_id: int) -> KeyInfo:
+        with transaction(self._database_url) as conn:
+            self._merge_usage(conn)
+            key = _existing(key_store.get_key(conn, key_id), key_id)
+        return key_info(key, now=_now())
+
+    def revoke_key(self, key_id: int, *, actor: Actor) -> KeyInfo:
+        """Soft and idempotent: the row stays for the audit; revoking twice records once."""
+        with transaction(self._database_url) as conn:
+            revoked = key_store.revoke_key(conn, key_id)
+            if revoked is None:
+                key = _existing(key_store.get_key(conn, key_id), key_id)
+            else:
+                key = revoked
+                _audit(conn, "revoke", key_id, actor)
+        if revoked is not None:
+            announce(self._redis(), [revoked])
+            log.info("api key revoked", extra={"key_id": key_id, "actor": actor.kind})
+        return key_info(key, now=_now())
+
+    def rotate_key(self, key_id: int, body: RotateKeyRequest, *, actor: Actor) -> CreatedKey:
+        """A new key with the same name, scopes and binding; the old one keeps working
+        for `grace_seconds` (0: it is revoked at once)."""
+        self._check_expiry(body.expires_at)
+        now = _now()
+        with transaction(self._database_url) as conn:
+            old = _existing(key_store.get_key(conn, key_id, for_update=True), key_id)
+            if not old.usable_at(now):
+                raise Conflict(f"API key {key_id} is revoked or expired: create a new key instead")
+            new, plaintext = key_store.create_key(
+                conn,
+                name=old.name,
+                scopes=old.scopes,
+                environment=old.environment,
+                expires_at=body.expires_at or old.expires_at,
+            )
+            if body.grace_seconds:
+                retired = key_store.shorten_expiry(
+                    conn, key_id, expires_at=now + timedelta(seconds=body.grace_seconds)
+                )
+            else:
+                retired = key_store.revoke_key(conn, key_id) or old
+            _audit(conn, "rotate", key_id, actor, new_key_id=new.id)
+        announce(self._redis(), [retired])
+        log.info(
+            "api key rotated",
+            extra={"key_id": key_id, "new_key_id": new.id, "actor": actor.kind},
+        )
+        return created_key(
+            new,
+            plaintext,
+            rotated_from=key_id,
+            previous_key_expires_at=retired.revoked_at or retired.expires_at,
+        )
+
+    def audit(self, *, limit: int, before_id: int | None) -> list[AuditEntry]:
+        with transaction(self._database_url) as conn:
+            records = key_store.list_audit(conn, limit=limit, before_id=before_id)
+        return [audit_entry(record) for record in records]
+
+    def active_keys_in(self, environment: str) -> int:
+        with transaction(self._database_url) as conn:
+            return key_store.count_active_in_environment(conn, environment)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _merge_usage(self, conn: Connection) -> None:
+        used = self._shared(key_cache.read_usage, "usage merge")
+        if used:
+            key_store.merge_last_used(
+                conn, {key_id: datetime.fromtimestamp(at, UTC) for key_id, at in used.items()}
+            )
+
+    @staticmethod
+    def _check_binding(scopes: frozenset[str], environment: str | None) -> None:
+        if environment is not None and "admin" in scopes:
+            raise BadRequest(
+                "an admin key manages every key, so it cannot be bound to an environment",
+                field="environment",
+            )
+
+    @staticmethod
+    def _check_expiry(expires_at: datetime | None) -> None:
+        if expires_at is not None and expires_at <= _now():
+            raise BadRequest("expires_at must be in the future", field="expires_at")
+
+
+def _existing(key: ApiKey | None, key_id: int) -> ApiKey:
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    return key
+
+
+def _audit(
+    conn: Connection, action: str, key_id: int, actor: Actor, *, new_key_id: int | None = None
+) -> None:
+    key_store.record_audit(
+        conn,
+        action=action,
+        key_id=key_id,
+        actor=actor.kind,
+        actor_key_id=actor.key_id,
+        new_key_id=new_key_id,
+    )

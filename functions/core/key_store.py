@@ -1,54 +1,201 @@
-"""The `api_keys` table, owned by the auth function."""
+"""The `api_keys` and `api_key_audit` tables, owned by the auth function."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from functions.core.db import Connection
-from functions.core.keys import generate_key, hash_key
+from functions.core.keys import generate_key, hash_key, key_prefix
+
+_KEY_COLUMNS = (
+    "id, name, key_hash, is_active, created_at, scopes, prefix, environment,"
+    " expires_at, last_used_at, revoked_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
+    """A row of `api_keys`. `key_hash` stays inside auth: no response model carries it."""
+
     id: int
     name: str
+    key_hash: str
     is_active: bool
     created_at: datetime
+    scopes: frozenset[str]
+    prefix: str | None
+    environment: str | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.is_active and (self.expires_at is None or self.expires_at > now)
 
 
-def _to_key(row: dict[str, object]) -> ApiKey:
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    action: str
+    key_id: int
+    new_key_id: int | None
+    actor: str
+    actor_key_id: int | None
+    at: datetime
+
+
+def _to_key(row: Mapping[str, Any]) -> ApiKey:
     return ApiKey(
-        id=int(row["id"]),  # type: ignore[call-overload]
+        id=int(row["id"]),
         name=str(row["name"]),
+        key_hash=str(row["key_hash"]),
         is_active=bool(row["is_active"]),
-        created_at=row["created_at"],  # type: ignore[arg-type]
+        created_at=row["created_at"],
+        scopes=frozenset(row["scopes"]),
+        prefix=row["prefix"],
+        environment=row["environment"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
     )
 
 
-def create_key(conn: Connection, *, name: str) -> tuple[ApiKey, str]:
+def create_key(
+    conn: Connection,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    environment: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
     """Insert a new active key; the plaintext is returned once and never stored."""
     plaintext = generate_key()
     row = conn.execute(
-        "INSERT INTO api_keys (name, key_hash) VALUES (%s, %s)"
-        " RETURNING id, name, is_active, created_at",
-        (name, hash_key(plaintext)),
+        "INSERT INTO api_keys (name, key_hash, scopes, prefix, environment, expires_at)"
+        f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_KEY_COLUMNS}",
+        (
+            name,
+            hash_key(plaintext),
+            sorted(scopes),
+            key_prefix(plaintext),
+            environment,
+            expires_at,
+        ),
     ).fetchone()
     assert row is not None
     return _to_key(row), plaintext
 
 
-def find_active_key(conn: Connection, *, plaintext: str) -> ApiKey | None:
+def find_by_hash(conn: Connection, *, key_hash: str) -> ApiKey | None:
+    """The key with this hash in any state: the caller decides whether it is usable."""
     row = conn.execute(
-        "SELECT id, name, is_active, created_at FROM api_keys WHERE key_hash = %s AND is_active",
-        (hash_key(plaintext),),
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)
     ).fetchone()
     return _to_key(row) if row else None
 
 
-def deactivate_keys_named(conn: Connection, *, name: str, keep_id: int) -> int:
-    cursor = conn.execute(
-        "UPDATE api_keys SET is_active = FALSE WHERE name = %s AND id <> %s AND is_active",
-        (name, keep_id),
+def get_key(conn: Connection, key_id: int, *, for_update: bool = False) -> ApiKey | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = conn.execute(
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s{lock}", (key_id,)
+    ).fetchone()
+    return _to_key(row) if row else None
+
+
+def list_keys(conn: Connection) -> list[ApiKey]:
+    rows = conn.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY id").fetchall()
+    return [_to_key(row) for row in rows]
+
+
+def revoke_key(conn: Connection, key_id: int) -> ApiKey | None:
+    """Soft revocation: the row stays, for the audit trail. None if already revoked."""
+    row = conn.execute(
+        "UPDATE api_keys SET is_active = FALSE, revoked_at = now()"
+        f" WHERE id = %s AND is_active RETURNING {_KEY_COLUMNS}",
+        (key_id,),
+    ).fetchone()
+    return _to_key(row) if row else None
+
+
+def shorten_expiry(conn: Connection, key_id: int, *, expires_at: datetime) -> ApiKey:
+    """Expire a key no later than `expires_at` (a rotated key's grace period)."""
+    row = conn.execute(
+        "UPDATE api_keys SET expires_at = LEAST(COALESCE(expires_at, %s), %s)"
+        f" WHERE id = %s RETURNING {_KEY_COLUMNS}",
+        (expires_at, expires_at, key_id),
+    ).fetchone()
+    assert row is not None
+    return _to_key(row)
+
+
+def count_active_in_environment(conn: Connection, environment: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM api_keys WHERE environment = %s AND is_active"
+        " AND (expires_at IS NULL OR expires_at > now())",
+        (environment,),
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def merge_last_used(conn: Connection, used: Mapping[int, datetime]) -> None:
+    """Move `last_used_at` forward only: one statement for the whole batch, and rows
+    whose stored time is already as recent are not rewritten."""
+    if not used:
+        return
+    ids = list(used)
+    conn.execute(
+        "UPDATE api_keys AS k SET last_used_at = u.at"
+        " FROM unnest(%s::BIGINT[], %s::TIMESTAMPTZ[]) AS u(id, at)"
+        " WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)",
+        (ids, [used[i] for i in ids]),
     )
-    return cursor.rowcount
+
+
+def deactivate_keys_named(conn: Connection, *, name: str, keep_id: int) -> list[ApiKey]:
+    rows = conn.execute(
+        "UPDATE api_keys SET is_active = FALSE, revoked_at = now()"
+        f" WHERE name = %s AND id <> %s AND is_active RETURNING {_KEY_COLUMNS}",
+        (name, keep_id),
+    ).fetchall()
+    return [_to_key(row) for row in rows]
+
+
+def record_audit(
+    conn: Connection,
+    *,
+    action: str,
+    key_id: int,
+    actor: str,
+    actor_key_id: int | None = None,
+    new_key_id: int | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO api_key_audit (action, key_id, new_key_id, actor, actor_key_id)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (action, key_id, new_key_id, actor, actor_key_id),
+    )
+
+
+def list_audit(conn: Connection, *, limit: int, before_id: int | None) -> list[AuditRecord]:
+    """Newest first; `before_id` pages back through older records."""
+    rows = conn.execute(
+        "SELECT id, action, key_id, new_key_id, actor, actor_key_id, at FROM api_key_audit"
+        " WHERE %(before)s::BIGINT IS NULL OR id < %(before)s ORDER BY id DESC LIMIT %(limit)s",
+        {"before": before_id, "limit": limit},
+    ).fetchall()
+    return [
+        AuditRecord(
+            id=int(row["id"]),
+            action=str(row["action"]),
+            key_id=int(row["key_id"]),
+            new_key_id=row["new_key_id"],
+            actor=str(row["actor"]),
+            actor_key_id=row["actor_key_id"],
+            at=row["at"],
+        )
+        for row in rows
+    ]

@@ -256,6 +256,7 @@ class DevStack:
             "TARGETING_SERVICE_URL": self.url_of("targeting"),
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
             "AWS_SQS_URL": self.queue_url,
             "AWS_DYNAMODB_TABLE": TABLE_NAME,
             "AWS_ACCESS_KEY_ID": self._aws_env()["AWS_ACCESS_KEY_ID"],

@@ -14,7 +14,8 @@ def test_generate_key__called_twice__prefixed_256_bit_and_distinct() -> None:
     # Given / When two keys are generated
     first, second = generate_key(), generate_key()
     # Then both carry the seed's prefix and 64 hex digits of randomness
-    assert first.startswith("tm_key_") and len(first) == len("tm_key_") + 64
+    assert first.startswith("tm_key_")
+    assert len(first) == len("tm_key_") + 64
     int(first.removeprefix("tm_key_"), 16)
     assert first != second
 
