@@ -36,7 +36,9 @@ DEFAULT_REGION = "us-east-1"
 FUNCTIONS_SOURCE = Path(__file__).resolve().parent.parent / "main.py"
 
 Migrate = Callable[[str, Sequence[str]], list[str]]
-ProvisionServiceKey = Callable[[str], str]
+ProvisionServiceKey = Callable[[str, str], str]
+"""(auth database URL, Redis URL) → a new service key; the Redis URL carries the
+retirement notice of the previous keys to every running cache."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,10 @@ def _default_migrate(database_url: str, components: Sequence[str]) -> list[str]:
     return migrate(database_url, components)
 
 
-def _default_provision_service_key(auth_database_url: str) -> str:
+def _default_provision_service_key(auth_database_url: str, redis_url: str) -> str:
     from functions.bootstrap import provision_service_key
 
-    return provision_service_key(auth_database_url)
+    return provision_service_key(auth_database_url, redis_url=redis_url)
 
 
 class DevStack:
@@ -291,7 +293,7 @@ class DevStack:
         self.queue_url = ensure_queue(self.aws_endpoint_url, self.region, QUEUE_NAME)
         ensure_analytics_table(self.aws_endpoint_url, self.region, TABLE_NAME)
         self.master_key = load_master_key(self.run_dir / "master_key", self._env)
-        self.service_key = self._provision_service_key(self.auth_database_url)
+        self.service_key = self._provision_service_key(self.auth_database_url, self.redis_url)
         self._start_functions(FUNCTION_TARGETS[:3])
         self._start_functions(FUNCTION_TARGETS[3:])
         self._start_forwarder()

@@ -95,7 +95,7 @@ def _fake_stack(run_dir: Path, source: Path, calls: list[tuple[str, Sequence[str
         _free_ports(),
         env={"PATH": "/usr/bin:/bin", "FAKE_RECEIVED": str(run_dir / "received.jsonl")},
         migrate=migrate,
-        provision_service_key=lambda url: "tm_key_service",
+        provision_service_key=lambda url, redis_url: "tm_key_service",
         functions_source=source,
     )
 
