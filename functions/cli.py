@@ -31,6 +31,8 @@ def render_plan(result: dict[str, Any], *, verbose: bool = False) -> str:
         if "flag" in item:
             where = f" [{item['environment']}]" if "environment" in item else ""
             subject = f"flag {item['flag']}{where}"
+        elif "segment" in item:
+            subject = f"segment {item['segment']}"
         else:
             subject = f"environment {item['environment']}"
         lines.append(f"{MARKS[item['action']]} {subject}: {item['action']}")

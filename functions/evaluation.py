@@ -17,12 +17,19 @@ from functions.core.evaluation_service import EvaluationService
 from functions.core.event_publisher import EventPublisher, sqs_sender
 from functions.core.flag_config import FlagConfigReader
 from functions.core.logs import configure_logging
+from functions.core.models import MAX_USER_ID, EvaluateRequest
 from functions.core.readiness import redis_check
-from functions.web import Router, acting_environment, add_probes, authenticate, json_response
+from functions.web import (
+    Router,
+    acting_environment,
+    add_probes,
+    authenticate,
+    json_response,
+    read_json,
+)
 
 router = Router()
 
-MAX_USER_ID = 256
 RESERVED_PARAMETERS = {"user_id", "flag_name", "environment"}
 
 
@@ -89,6 +96,23 @@ def evaluate(request: flask.Request) -> flask.Response:
     return json_response(
         service().evaluate(
             flag_name=flag_name, user_id=user_id, environment=environment, attributes=attributes
+        )
+    )
+
+
+@router.route("/evaluate", "POST")
+def evaluate_context(request: flask.Request) -> flask.Response:
+    """`{"flag_name", "context": {"user_id" | "targetingKey", ...attributes}}`: typed
+    attributes (numbers, booleans, lists) for the conditions that compare them."""
+    caller = authenticate(request, auth_client(), scope="evaluate")
+    environment = acting_environment(request, caller, default=settings().default_environment)
+    body = read_json(request, EvaluateRequest)
+    return json_response(
+        service().evaluate(
+            flag_name=body.flag_name,
+            user_id=body.user_id,
+            environment=environment,
+            attributes=body.context,
         )
     )
 

@@ -13,7 +13,7 @@ from functions.core.bound_keys import BoundKeys
 from functions.core.config import ConfigStoreSettings
 from functions.core.config_sync import parse_document
 from functions.core.environments import require_access, require_unbound
-from functions.core.flag_service import FlagService
+from functions.core.flag_service import VARIANT_FIELDS, FlagService
 from functions.core.logs import configure_logging
 from functions.core.models import (
     CreateEnvironmentRequest,
@@ -39,6 +39,8 @@ from functions.web import (
 )
 
 router = Router()
+
+DECISION_FIELDS = VARIANT_FIELDS | {"archived"}
 
 IMPORT_LIMIT_BYTES = 16 * 1024 * 1024
 
@@ -84,7 +86,12 @@ def _environment(request: flask.Request, scope: str) -> str:
 
 @router.route("/flags", "GET")
 def list_flags(request: flask.Request) -> flask.Response:
-    flags = service().list_flags(environment=_environment(request, "read"))
+    """`?tag=a&tag=b`: only flags carrying every tag; `?archived=true`: archived ones too."""
+    flags = service().list_flags(
+        environment=_environment(request, "read"),
+        tags=request.args.getlist("tag"),
+        include_archived=flag_query(request, "archived"),
+    )
     return json_response([flag.model_dump(mode="json") for flag in flags])
 
 
@@ -102,8 +109,11 @@ def get_flag(request: flask.Request, name: str) -> flask.Response:
 
 @router.route("/flags/<name>", "PUT")
 def update_flag(request: flask.Request, name: str) -> flask.Response:
-    environment = _environment(request, "write")
+    caller = authenticate(request, auth_client(), scope="write")
+    environment = acting_environment(request, caller, default=settings().default_environment)
     body = read_json(request, UpdateFlagRequest)
+    if body.model_fields_set & DECISION_FIELDS:
+        require_unbound(caller, "change a flag's variants or archive it in every environment")
     return json_response(service().update_flag(name, body, environment=environment))
 
 

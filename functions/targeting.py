@@ -1,4 +1,5 @@
-"""The targeting function: targeting rules per flag and environment."""
+"""The targeting function: targeting rules per flag and environment, and segments
+(shared by every environment)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ import functions_framework
 
 from functions.core.auth_client import AuthClient
 from functions.core.config import ConfigStoreSettings
+from functions.core.environments import require_unbound
 from functions.core.logs import configure_logging
-from functions.core.models import CreateRuleRequest, UpdateRuleRequest
+from functions.core.models import (
+    CreateRuleRequest,
+    CreateSegmentRequest,
+    SegmentBody,
+    UpdateRuleRequest,
+)
 from functions.core.readiness import database_check, redis_check
 from functions.core.targeting_service import TargetingService
 from functions.web import (
@@ -87,6 +94,45 @@ def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
 def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
     service().delete_rule(flag_name, environment=_environment(request, "write"))
     return no_content()
+
+
+@router.route("/segments", "GET")
+def list_segments(request: flask.Request) -> flask.Response:
+    authenticate(request, auth_client(), scope="read")
+    return json_response([segment.model_dump(mode="json") for segment in service().list_segments()])
+
+
+@router.route("/segments", "POST")
+def create_segment(request: flask.Request) -> flask.Response:
+    _segment_writer(request)
+    body = read_json(request, CreateSegmentRequest)
+    return json_response(service().create_segment(body), status=201)
+
+
+@router.route("/segments/<key>", "GET")
+def get_segment(request: flask.Request, key: str) -> flask.Response:
+    authenticate(request, auth_client(), scope="read")
+    return json_response(service().get_segment(key))
+
+
+@router.route("/segments/<key>", "PUT")
+def update_segment(request: flask.Request, key: str) -> flask.Response:
+    _segment_writer(request)
+    body = read_json(request, SegmentBody)
+    return json_response(service().update_segment(key, body))
+
+
+@router.route("/segments/<key>", "DELETE")
+def delete_segment(request: flask.Request, key: str) -> flask.Response:
+    _segment_writer(request)
+    service().delete_segment(key)
+    return no_content()
+
+
+def _segment_writer(request: flask.Request) -> None:
+    """Segments serve every environment: only an unbound key with `write` changes them."""
+    caller = authenticate(request, auth_client(), scope="write")
+    require_unbound(caller, "change segments, which every environment shares")
 
 
 @functions_framework.http

@@ -6,9 +6,19 @@ Version 1::
     environments:                 # the environments this document speaks for
       - key: staging
         name: Staging
+    segments:                     # absent: segments are left as they are
+      - key: beta-testers
+        included: [u1, u2]
     flags:
       - name: checkout_v2
         description: New checkout
+        type: string              # absent: boolean (on = true, off = false)
+        variants: {control: old, treatment: new}
+        off_variant: control
+        default_variant: control
+        tags: [checkout]
+        owner: payments
+        archived: false
         environments:
           staging:
             enabled: true
@@ -19,7 +29,10 @@ Version 1::
 The document is the whole truth for the environments it lists: importing it makes
 them hold exactly its flags, states and rules. A flag it leaves out is reset there
 (disabled, no rule), and deleted outright when the document lists every environment
-the database has. `make schemas` publishes the JSON Schema in `events/`.
+the database has. Flag definitions and segments are shared by every environment:
+listed ones are created or replaced; a segment it leaves out is deleted only when
+the document lists every environment (and names segments at all). `make schemas`
+publishes the JSON Schema in `events/`.
 """
 
 from __future__ import annotations
@@ -28,7 +41,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from functions.core.models import Description, EnvironmentKey, EnvironmentName, FlagName
+from functions.core.models import (
+    Description,
+    EnvironmentKey,
+    EnvironmentName,
+    FlagName,
+    FlagType,
+    Owner,
+    SegmentKey,
+    SegmentName,
+    Tags,
+)
 
 
 class _Strict(BaseModel):
@@ -48,7 +71,23 @@ class StateSpec(_Strict):
 class FlagSpec(_Strict):
     name: FlagName
     description: Description | None = None
+    type: FlagType = "boolean"
+    variants: dict[str, Any] | None = Field(None, description="absent for a boolean: on/off")
+    off_variant: str | None = None
+    default_variant: str | None = None
+    tags: Tags = Field(default_factory=list)
+    owner: Owner | None = None
+    archived: StrictBool = False
     environments: dict[EnvironmentKey, StateSpec] = Field(default_factory=dict)
+
+
+class SegmentSpec(_Strict):
+    key: SegmentKey
+    name: SegmentName | None = None
+    description: Description | None = None
+    included: list[str] = Field(default_factory=list)
+    excluded: list[str] = Field(default_factory=list)
+    conditions: dict[str, Any] | None = None
 
 
 class EnvironmentSpec(_Strict):
@@ -59,4 +98,5 @@ class EnvironmentSpec(_Strict):
 class ConfigDocument(_Strict):
     version: Literal[1] = 1
     environments: list[EnvironmentSpec] = Field(min_length=1)
+    segments: list[SegmentSpec] | None = None
     flags: list[FlagSpec] = Field(default_factory=list)

@@ -13,17 +13,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from functions.core import environment_store, flag_store, rule_store
+from functions.core import engine, environment_store, flag_store, rule_store, segment_store
 from functions.core.config_document import (
     ConfigDocument,
     EnvironmentSpec,
     FlagSpec,
     RuleSpec,
+    SegmentSpec,
     StateSpec,
 )
 from functions.core.db import Connection
-from functions.core.errors import Unprocessable
-from functions.core.rule_documents import canonical_rule_document
+from functions.core.errors import SegmentInUse, Unprocessable
+from functions.core.models import Flag
+from functions.core.rule_documents import (
+    canonical_rule_document,
+    canonical_segment_document,
+    check_stored_rules,
+    flag_definition,
+    referenced_segments,
+)
 
 _IMPORT_LOCK = 0x746D5F69  # "tm_i": one import at a time
 
@@ -38,9 +46,12 @@ class Plan:
         *,
         flag: str | None = None,
         environment: str | None = None,
+        segment: str | None = None,
         changes: dict[str, Any] | None = None,
     ) -> None:
         item: dict[str, Any] = {"action": action}
+        if segment is not None:
+            item["segment"] = segment
         if flag is not None:
             item["flag"] = flag
         if environment is not None:
@@ -81,11 +92,18 @@ def parse_document(raw: object) -> ConfigDocument:
                 "an environment is listed twice", field=f"$.environments[{index}].key"
             )
         seen.add(environment.key)
+    segment_keys: set[str] = set()
+    for index, segment in enumerate(document.segments or []):
+        if segment.key in segment_keys:
+            raise Unprocessable("a segment is listed twice", field=f"$.segments[{index}].key")
+        segment_keys.add(segment.key)
+        _segment_document(segment, index)
     names: set[str] = set()
     for index, flag in enumerate(document.flags):
         if flag.name in names:
             raise Unprocessable("a flag is listed twice", field=f"$.flags[{index}].name")
         names.add(flag.name)
+        definition = _definition(flag, index)
         for key, state in flag.environments.items():
             path = f"$.flags[{index}].environments.{key}"
             if key not in seen:
@@ -93,11 +111,26 @@ def parse_document(raw: object) -> ConfigDocument:
                     f"environment '{key}' is not in the document's environments", field=path
                 )
             if state.rule is not None:
-                canonical_rule_document(flag.name, state.rule.rules, path=f"{path}.rule.rules")
+                # segments the database holds are known only when planning: check them then
+                known = segment_keys | set(referenced_segments(state.rule.rules))
+                canonical_rule_document(
+                    definition, state.rule.rules, known, path=f"{path}.rule.rules"
+                )
     return document
 
 
+def _definition(spec: FlagSpec, index: int) -> engine.FlagDefinition:
+    return flag_definition(spec.name, spec.model_dump(), path=f"$.flags[{index}]")
+
+
+def _segment_document(spec: SegmentSpec, index: int) -> dict[str, Any]:
+    return canonical_segment_document(
+        spec.model_dump(exclude_none=True), path=f"$.segments[{index}]"
+    )
+
+
 def export_document(conn: Connection, environments: list[str] | None) -> dict[str, Any]:
+    """Every segment (they are shared), every flag's definition and the chosen states."""
     known = environment_store.list_environments(conn)
     chosen = [e for e in known if environments is None or e.key in environments]
     flags = []
@@ -110,14 +143,42 @@ def export_document(conn: Connection, environments: list[str] | None) -> dict[st
                 "enabled": state.is_enabled,
                 "rule": None if rule is None else {"enabled": rule.is_enabled, "rules": rule.rules},
             }
-        flags.append(
-            {"name": definition.name, "description": definition.description, "environments": states}
-        )
+        flags.append({**_definition_view(definition), "environments": states})
     return {
         "version": 1,
         "environments": [{"key": e.key, "name": e.name} for e in chosen],
+        "segments": list(segment_store.documents(conn).values()),
         "flags": flags,
     }
+
+
+_DEFINITION_VIEW = (
+    "description",
+    "type",
+    "variants",
+    "off_variant",
+    "default_variant",
+    "tags",
+    "owner",
+    "archived",
+)
+
+
+def _definition_view(
+    flag: Flag | FlagSpec, definition: engine.FlagDefinition | None = None
+) -> dict[str, Any]:
+    """The shared fields as a document says them; a spec's variants as the engine read them."""
+    view: dict[str, Any] = {"name": flag.name}
+    for name in _DEFINITION_VIEW:
+        view[name] = getattr(flag, name)
+    view["tags"] = sorted(set(view["tags"]))
+    if definition is not None:
+        view.update(
+            variants=dict(definition.variants),
+            off_variant=definition.off_variant,
+            default_variant=definition.default_variant,
+        )
+    return view
 
 
 def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -> Plan:
@@ -128,14 +189,62 @@ def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -
     for environment in document.environments:
         _environment(conn, plan, environment, existing, apply=apply)
     keys = [environment.key for environment in document.environments]
-    current = {flag.name: flag for flag in flag_store.list_flags(conn, environment=keys[0])}
-    for spec in document.flags:
-        _flag(conn, plan, spec, keys, current.get(spec.name), apply=apply)
-    listed = {spec.name for spec in document.flags}
     covers_all = set(existing) <= set(keys)
+    stored_segments = segment_store.documents(conn)
+    dropped: list[str] = []
+    if document.segments is not None:
+        for index, segment in enumerate(document.segments):
+            _segment(conn, plan, segment, index, stored_segments.get(segment.key), apply=apply)
+        if covers_all:
+            dropped = sorted(set(stored_segments) - {s.key for s in document.segments})
+    known = (set(stored_segments) - set(dropped)) | {s.key for s in document.segments or []}
+    current = {flag.name: flag for flag in flag_store.list_flags(conn, environment=keys[0])}
+    for index, spec in enumerate(document.flags):
+        _flag(conn, plan, spec, index, keys, current.get(spec.name), known, apply=apply)
+    listed = {spec.name for spec in document.flags}
     for name in sorted(set(current) - listed):
         _absent_flag(conn, plan, name, keys, delete=covers_all, apply=apply)
+    for key in dropped:
+        plan.add("deleted", segment=key)
+        if apply:
+            _delete_segment(conn, key)
     return plan
+
+
+def _segment(
+    conn: Connection,
+    plan: Plan,
+    spec: SegmentSpec,
+    index: int,
+    stored: dict[str, Any] | None,
+    *,
+    apply: bool,
+) -> None:
+    wanted = _segment_document(spec, index)
+    if stored == wanted:
+        plan.add("unchanged", segment=spec.key)
+        return
+    if stored is None:
+        plan.add("created", segment=spec.key)
+    else:
+        plan.add("changed", segment=spec.key, changes={"segment": {"from": stored, "to": wanted}})
+    if apply:
+        segment_store.put_segment(conn, key=spec.key, document=wanted)
+
+
+def _delete_segment(conn: Connection, key: str) -> None:
+    """Every rule was replaced by the document's, checked against its segments; a rule
+    written meanwhile through the API may still name it."""
+    segment_store.lock_segment(conn, key)
+    users = rule_store.rules_naming_segment(conn, key)
+    if users:
+        flags = sorted({use["flag_name"] for use in users})
+        raise SegmentInUse(
+            f"segment '{key}' is used by the rules of {', '.join(flags)}",
+            segment=key,
+            flags=flags,
+        )
+    segment_store.delete_segment(conn, key)
 
 
 def _environment(
@@ -157,8 +266,20 @@ def _environment(
 
 
 def _flag(
-    conn: Connection, plan: Plan, spec: FlagSpec, keys: list[str], found: Any, *, apply: bool
+    conn: Connection,
+    plan: Plan,
+    spec: FlagSpec,
+    index: int,
+    keys: list[str],
+    found: Flag | None,
+    segments: set[str],
+    *,
+    apply: bool,
 ) -> None:
+    definition = _definition(spec, index)
+    shared = flag_store.Definition.of(
+        definition, tags=spec.tags, owner=spec.owner, archived=spec.archived
+    )
     if found is None:
         plan.add("created", flag=spec.name)
         if apply:
@@ -168,14 +289,23 @@ def _flag(
                 description=spec.description,
                 is_enabled=False,
                 environment=keys[0],
+                definition=shared,
             )
-    elif found.description != spec.description:
-        plan.add(
-            "changed",
-            flag=spec.name,
-            changes={"description": {"from": found.description, "to": spec.description}},
-        )
-        if apply:
+    else:
+        was, becomes = _definition_view(found), _definition_view(spec, definition)
+        changes = {
+            name: {"from": was[name], "to": becomes[name]}
+            for name in _DEFINITION_VIEW
+            if was[name] != becomes[name]
+        }
+        if changes.keys() & {"type", "variants"}:
+            field = "type" if "type" in changes else "variants"
+            check_stored_rules(
+                conn, definition, field=f"$.flags[{index}].{field}", skip_environments=keys
+            )
+        if changes:
+            plan.add("changed", flag=spec.name, changes=changes)
+        if apply and changes:
             flag_store.update_flag(
                 conn,
                 spec.name,
@@ -183,41 +313,57 @@ def _flag(
                 description=spec.description,
                 set_description=True,
             )
+            flag_store.set_definition(conn, spec.name, shared)
     for key in keys:
         desired = spec.environments.get(key, StateSpec())
-        _state(conn, plan, spec.name, key, desired, new_flag=found is None, apply=apply)
+        path = f"$.flags[{index}].environments.{key}.rule.rules"
+        want_rule = _desired_view(definition, desired.rule, segments, path=path)
+        _state(
+            conn,
+            plan,
+            definition,
+            key,
+            desired.enabled,
+            want_rule,
+            new_flag=found is None,
+            apply=apply,
+        )
 
 
-def _desired_view(flag_name: str, rule: RuleSpec | None) -> dict[str, Any] | None:
+def _desired_view(
+    definition: engine.FlagDefinition, rule: RuleSpec | None, segments: set[str], *, path: str
+) -> dict[str, Any] | None:
     if rule is None:
         return None
     return {
         "is_enabled": rule.enabled,
-        "rules": canonical_rule_document(flag_name, rule.rules, path="$"),
+        "rules": canonical_rule_document(definition, rule.rules, segments, path=path),
     }
 
 
 def _state(
     conn: Connection,
     plan: Plan,
-    name: str,
+    definition: engine.FlagDefinition,
     environment: str,
-    desired: StateSpec,
+    enabled: bool,
+    want_rule: dict[str, Any] | None,
     *,
     new_flag: bool,
     apply: bool,
 ) -> None:
-    want_rule = _desired_view(name, desired.rule)
+    name = definition.key
     if new_flag:
         was_enabled, had_rule = False, None
     else:
         was_enabled = flag_store.get_flag(conn, name, environment=environment).is_enabled
         had_rule = _comparable(
-            name, rule_store.rule_view(rule_store.find_rule(conn, name, environment=environment))
+            definition,
+            rule_store.rule_view(rule_store.find_rule(conn, name, environment=environment)),
         )
     changes: dict[str, Any] = {}
-    if was_enabled != desired.enabled:
-        changes["is_enabled"] = {"from": was_enabled, "to": desired.enabled}
+    if was_enabled != enabled:
+        changes["is_enabled"] = {"from": was_enabled, "to": enabled}
     if had_rule != want_rule:
         changes["rule"] = {"from": had_rule, "to": want_rule}
     if new_flag:
@@ -231,9 +377,7 @@ def _state(
         )
     if apply and changes:
         flag_id = flag_store.get_flag_id(conn, name)
-        flag_store.set_enabled(
-            conn, flag_id=flag_id, environment=environment, is_enabled=desired.enabled
-        )
+        flag_store.set_enabled(conn, flag_id=flag_id, environment=environment, is_enabled=enabled)
         if want_rule is None:
             rule_store.delete_rule(conn, name, environment=environment)
         else:
@@ -246,12 +390,15 @@ def _state(
             )
 
 
-def _comparable(name: str, view: dict[str, Any] | None) -> dict[str, Any] | None:
+def _comparable(
+    definition: engine.FlagDefinition, view: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """A stored rule in canonical form, so an old spelling of the same rule compares equal."""
     if view is None:
         return None
     try:
-        rules = canonical_rule_document(name, view["rules"], path="$")
+        named = referenced_segments(view["rules"])
+        rules = canonical_rule_document(definition, view["rules"], named, path="$")
     except Unprocessable:
         rules = view["rules"]
     return {"is_enabled": view["is_enabled"], "rules": rules}

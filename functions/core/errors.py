@@ -89,3 +89,13 @@ class FlagNotFound(NotFound):
 
 class EnvironmentNotFound(NotFound):
     code = "environment_not_found"
+
+
+class SegmentNotFound(NotFound):
+    code = "segment_not_found"
+
+
+class SegmentInUse(Conflict):
+    """A segment that targeting rules still name cannot be deleted."""
+
+    code = "segment_in_use"

@@ -3,6 +3,10 @@
 It never raises for a decision: an unreachable configuration with nothing cached
 yields `false` with reason ERROR (logged), as the seed's contract wants `false` for
 anything it cannot decide.
+
+`result`, the seed's boolean, is the value itself for a boolean flag; for a string,
+number or JSON flag it says whether the flag is "on" for the user: a variant was
+served and it is not the off variant (so DISABLED, ERROR and FLAG_NOT_FOUND are false).
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ class EvaluationService:
         attributes: Mapping[str, object] | None = None,
     ) -> EvaluationResult:
         context = {**(attributes or {}), "user_id": user_id}
-        resolution = self._resolve(flag_name, environment, context)
-        result = resolution.value is True
+        resolution, definition = self._resolve(flag_name, environment, context)
+        result = seed_result(resolution, definition)
         self._publisher.publish(
             new_event(
                 user_id=user_id,
@@ -61,9 +65,9 @@ class EvaluationService:
 
     def _resolve(
         self, flag_name: str, environment: str, context: Mapping[str, object]
-    ) -> engine.Resolution:
+    ) -> tuple[engine.Resolution, engine.FlagDefinition | None]:
         if not _FLAG_NAME.match(flag_name):
-            return engine.evaluate(None, False, None, context)
+            return engine.evaluate(None, False, None, context), None
         try:
             config = self._reader.get(flag_name, environment)
         except ServiceUnavailable as exc:
@@ -71,24 +75,36 @@ class EvaluationService:
                 "no configuration for the flag",
                 extra={"flag_name": flag_name, "error": exc.message},
             )
-            return engine.Resolution(
+            failure = engine.Resolution(
                 value=False,
                 variant=None,
                 reason=engine.Reason.ERROR,
                 error_code="GENERAL",
                 error_message=exc.message,
             )
+            return failure, None
         if config.invalid_rules is not None and config.definition is not None:
             log.error(
                 "stored rules are invalid",
                 extra={"flag_name": flag_name, "problem": config.invalid_rules},
             )
             off = config.definition.variants[config.definition.off_variant]
-            return engine.Resolution(
+            failure = engine.Resolution(
                 value=off,
                 variant=config.definition.off_variant,
                 reason=engine.Reason.ERROR,
                 error_code="PARSE_ERROR",
                 error_message=config.invalid_rules,
             )
-        return engine.evaluate(config.definition, config.enabled, config.ruleset, context)
+            return failure, config.definition
+        resolution = engine.evaluate(
+            config.definition, config.enabled, config.ruleset, context, config.segments
+        )
+        return resolution, config.definition
+
+
+def seed_result(resolution: engine.Resolution, definition: engine.FlagDefinition | None) -> bool:
+    """The seed's `result`: see the module's docstring."""
+    if definition is None or definition.kind is engine.FlagKind.BOOLEAN:
+        return resolution.value is True
+    return resolution.variant is not None and resolution.variant != definition.off_variant

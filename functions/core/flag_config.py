@@ -1,7 +1,9 @@
 """What evaluation knows of one flag, and where it gets it.
 
 Order of sources: this process's memo, the shared Redis copy, then the flags and
-targeting functions (with the service key). Every cached entry is tagged with the
+targeting functions (with the service key): `GET /flags/<name>` for the definition
+and state, `GET /rules/<name>` for the rule document, and `GET /segments/<key>` for
+each segment the rules name. Every cached entry is tagged with the
 configuration version read *before* fetching (see `notices`), so a change made
 meanwhile makes it stale. When the functions cannot be reached, the last known
 entry is served and marked stale rather than failing the evaluation.
@@ -13,19 +15,24 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import quote
 
 import redis
 import requests
 
 from functions.core import engine
-from functions.core.errors import EnvironmentNotFound, ServiceUnavailable
+from functions.core.errors import EnvironmentNotFound, ServiceUnavailable, Unprocessable
 from functions.core.notices import CONFIG_VERSION_KEY
+from functions.core.rule_documents import flag_definition, referenced_segments
 
 log = logging.getLogger(__name__)
 
 ENTRY_PREFIX = "tm:eval:flag:"
+_NO_SEGMENTS: Mapping[str, engine.Segment] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,7 @@ class FlagConfig:
     ruleset: engine.Ruleset | None
     invalid_rules: str | None = None
     stale: bool = False
+    segments: Mapping[str, engine.Segment] = field(default_factory=lambda: _NO_SEGMENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,23 +52,40 @@ class _Entry:
     config: FlagConfig
 
 
-def build_config(name: str, flag: dict[str, Any] | None, rule: dict[str, Any] | None) -> FlagConfig:
-    """Rows as the flags and targeting functions return them → engine objects."""
+def build_config(
+    name: str,
+    flag: dict[str, Any] | None,
+    rule: dict[str, Any] | None,
+    segments: Mapping[str, dict[str, Any]] | None = None,
+) -> FlagConfig:
+    """Rows as the flags and targeting functions return them → engine objects.
+
+    A flag row without definition fields (a seed row) is the seed's boolean flag. A
+    segment the rules name but `segments` lacks (deleted meanwhile) simply never matches.
+    """
     if flag is None:
         return FlagConfig(definition=None, enabled=False, ruleset=None)
-    definition = engine.boolean_definition(name)
-    if rule is None or not rule.get("is_enabled", True):
-        return FlagConfig(definition=definition, enabled=bool(flag["is_enabled"]), ruleset=None)
+    enabled = bool(flag["is_enabled"])
     try:
-        ruleset = engine.parse_ruleset(rule["rules"], definition, ())
+        definition = flag_definition(name, flag)
+    except Unprocessable as exc:
+        fallback = engine.boolean_definition(name)
+        return FlagConfig(fallback, enabled, None, invalid_rules=f"definition: {exc.message}")
+    if rule is None or not rule.get("is_enabled", True):
+        return FlagConfig(definition=definition, enabled=enabled, ruleset=None)
+    try:
+        ruleset = engine.parse_ruleset(
+            rule["rules"], definition, referenced_segments(rule["rules"])
+        )
+        parsed = {key: engine.parse_segment(document) for key, document in (segments or {}).items()}
     except engine.RuleValidationError as exc:
         return FlagConfig(
             definition=definition,
-            enabled=bool(flag["is_enabled"]),
+            enabled=enabled,
             ruleset=None,
             invalid_rules=f"{exc.path}: {exc.message}",
         )
-    return FlagConfig(definition=definition, enabled=bool(flag["is_enabled"]), ruleset=ruleset)
+    return FlagConfig(definition, enabled, ruleset, segments=MappingProxyType(parsed))
 
 
 class FlagConfigReader:
@@ -107,6 +132,7 @@ class FlagConfigReader:
         try:
             flag = self._read(f"{self._flags_url}/flags/{query}")
             rule = self._read(f"{self._targeting_url}/rules/{query}") if flag is not None else None
+            segments = self._segments(rule)
         except ServiceUnavailable:
             memo = self._memo.get(entry_key)
             if memo is None:
@@ -118,8 +144,15 @@ class FlagConfigReader:
                 ruleset=memo.config.ruleset,
                 invalid_rules=memo.config.invalid_rules,
                 stale=True,
+                segments=memo.config.segments,
             )
-        document = {"version": version, "flag": flag, "rule": rule, "fetched_at": time.time()}
+        document = {
+            "version": version,
+            "flag": flag,
+            "rule": rule,
+            "segments": segments,
+            "fetched_at": time.time(),
+        }
         if version is not None:
             try:
                 self._redis.set(entry_key, json.dumps(document), ex=self._ttl)
@@ -132,9 +165,21 @@ class FlagConfigReader:
     def _remember(
         self, entry_key: str, name: str, version: int, document: dict[str, Any]
     ) -> _Entry:
-        entry = _Entry(version, document, build_config(name, document["flag"], document["rule"]))
+        config = build_config(name, document["flag"], document["rule"], document.get("segments"))
+        entry = _Entry(version, document, config)
         self._memo[entry_key] = entry
         return entry
+
+    def _segments(self, rule: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+        """The segments an enabled rule names, as stored documents; absent ones are left out."""
+        if rule is None or not rule.get("is_enabled", True):
+            return {}
+        found = {}
+        for key in referenced_segments(rule.get("rules")):
+            segment = self._read(f"{self._targeting_url}/segments/{quote(key, safe='')}")
+            if segment is not None:
+                found[key] = _segment_document(segment)
+        return found
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -161,3 +206,12 @@ class FlagConfigReader:
             raise ServiceUnavailable(f"the flag configuration answered {response.status_code}")
         body: dict[str, Any] = response.json()
         return body
+
+
+def _segment_document(row: dict[str, Any]) -> dict[str, Any]:
+    """A `GET /segments/<key>` answer back to the engine's segment document."""
+    document = {"key": row["key"]}
+    for name in ("name", "description", "included", "excluded", "conditions"):
+        if row.get(name) is not None:
+            document[name] = row[name]
+    return document

@@ -5,10 +5,17 @@ Every write is announced to evaluation after it commits (see `notices`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from functions.core import config_sync, environment_store, flag_store, notices, rule_store
+from functions.core import (
+    config_sync,
+    environment_store,
+    flag_store,
+    notices,
+    rule_documents,
+    rule_store,
+)
 from functions.core.cache import redis_client
 from functions.core.config_document import ConfigDocument
 from functions.core.db import Connection, transaction
@@ -23,6 +30,9 @@ from functions.core.models import (
 
 BoundKeyCount = Callable[[str], int]
 
+VARIANT_FIELDS = frozenset({"type", "variants", "off_variant", "default_variant"})
+DEFINITION_FIELDS = VARIANT_FIELDS | {"tags", "owner", "archived"}
+
 
 class FlagService:
     def __init__(self, *, database_url: str, redis_url: str, default_environment: str) -> None:
@@ -32,10 +42,14 @@ class FlagService:
 
     # -- flags -----------------------------------------------------------------------
 
-    def list_flags(self, *, environment: str) -> list[Flag]:
+    def list_flags(
+        self, *, environment: str, tags: Sequence[str] = (), include_archived: bool = False
+    ) -> list[Flag]:
         with transaction(self._database_url) as conn:
             environment_store.get_environment(conn, environment)
-            return flag_store.list_flags(conn, environment=environment)
+            return flag_store.list_flags(
+                conn, environment=environment, tags=tags, include_archived=include_archived
+            )
 
     def get_flag(self, name: str, *, environment: str) -> Flag:
         with transaction(self._database_url) as conn:
@@ -45,12 +59,16 @@ class FlagService:
     def create_flag(self, request: CreateFlagRequest, *, environment: str) -> Flag:
         with transaction(self._database_url) as conn:
             environment_store.get_environment(conn, environment)
+            definition = rule_documents.flag_definition(request.name, request.model_dump())
             flag = flag_store.create_flag(
                 conn,
                 name=request.name,
                 description=request.description,
                 is_enabled=request.is_enabled,
                 environment=environment,
+                definition=flag_store.Definition.of(
+                    definition, tags=request.tags, owner=request.owner
+                ),
             )
         self._announce("flag", flag.name)
         return flag
@@ -59,6 +77,8 @@ class FlagService:
         given = request.model_fields_set
         with transaction(self._database_url) as conn:
             environment_store.get_environment(conn, environment)
+            if given & DEFINITION_FIELDS:
+                _update_definition(conn, name, request, environment=environment)
             flag = flag_store.update_flag(
                 conn,
                 name,
@@ -160,6 +180,36 @@ class FlagService:
 
     def _announce(self, kind: str, name: str) -> None:
         notices.announce_change(redis_client(self._redis_url), kind=kind, name=name)
+
+
+def _update_definition(
+    conn: Connection, name: str, request: UpdateFlagRequest, *, environment: str
+) -> None:
+    """Merge the fields sent into the stored definition; refuse one a stored rule would
+    not fit (the definition is shared, so every environment's rules must fit it)."""
+    flag_store.lock_flag(conn, name)
+    current = flag_store.get_flag(conn, name, environment=environment)
+    given = request.model_fields_set
+    merged = current.model_dump()
+    for field in given & VARIANT_FIELDS:
+        merged[field] = getattr(request, field)
+    if request.type == "boolean" != current.type and "variants" not in given:
+        for field in ("variants", "off_variant", "default_variant"):
+            merged[field] = getattr(request, field) if field in given else None
+    definition = rule_documents.flag_definition(name, merged, given=given)
+    if given & {"type", "variants"}:
+        field = "$.variants" if "variants" in given else "$.type"
+        rule_documents.check_stored_rules(conn, definition, field=field)
+    flag_store.set_definition(
+        conn,
+        name,
+        flag_store.Definition.of(
+            definition,
+            tags=(request.tags or []) if "tags" in given else current.tags,
+            owner=request.owner if "owner" in given else current.owner,
+            archived=current.archived if request.archived is None else request.archived,
+        ),
+    )
 
 
 def _difference(conn: Connection, name: str, *, source: str, target: str) -> dict[str, Any]:

@@ -1,31 +1,91 @@
 """The `flags` and `flag_states` tables, owned by the flags function.
 
-A flag's definition (name, description) is one row in `flags`; its on/off state is
-one row per environment in `flag_states`, a missing row meaning "disabled".
+A flag's definition (name, description, type, variants, tags, owner, archiving) is
+one row in `flags`, shared by every environment; its on/off state is one row per
+environment in `flag_states`, a missing row meaning "disabled". Definitions reach
+this module already checked (`rule_documents.flag_definition`).
 """
 
 from __future__ import annotations
 
-import psycopg
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
+
+from functions.core import engine
 from functions.core.db import Connection
 from functions.core.errors import Conflict, FlagNotFound
 from functions.core.models import Flag
 
 _SELECT = """
 SELECT f.id, f.name, f.description, COALESCE(s.is_enabled, FALSE) AS is_enabled,
-       f.created_at, f.updated_at, %(environment)s::text AS environment
+       f.created_at, f.updated_at, %(environment)s::text AS environment,
+       f.type, f.variants, f.off_variant, f.default_variant, f.tags, f.owner,
+       f.archived_at IS NOT NULL AS archived, f.archived_at
 FROM flags f
 LEFT JOIN flag_states s ON s.flag_id = f.id AND s.environment = %(environment)s
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """The shared columns of a flag, as written."""
+
+    type: str = "boolean"
+    variants: dict[str, Any] | None = None
+    off_variant: str = "off"
+    default_variant: str = "on"
+    tags: Sequence[str] = ()
+    owner: str | None = None
+    archived: bool = False
+
+    def __post_init__(self) -> None:
+        if self.variants is None:
+            object.__setattr__(self, "variants", {"on": True, "off": False})
+
+    @classmethod
+    def of(
+        cls,
+        definition: engine.FlagDefinition,
+        *,
+        tags: Sequence[str],
+        owner: str | None,
+        archived: bool = False,
+    ) -> Definition:
+        """A checked engine definition plus the descriptive fields."""
+        return cls(
+            type=definition.kind.value,
+            variants=dict(definition.variants),
+            off_variant=definition.off_variant,
+            default_variant=definition.default_variant,
+            tags=tuple(sorted(set(tags))),
+            owner=owner,
+            archived=archived,
+        )
 
 
 def _missing(name: str) -> FlagNotFound:
     return FlagNotFound(f"flag '{name}' not found", flag_name=name)
 
 
-def list_flags(conn: Connection, *, environment: str) -> list[Flag]:
-    rows = conn.execute(_SELECT + " ORDER BY f.name", {"environment": environment}).fetchall()
+def list_flags(
+    conn: Connection,
+    *,
+    environment: str,
+    tags: Sequence[str] = (),
+    include_archived: bool = True,
+) -> list[Flag]:
+    """Ordered by name; with `tags`, only flags carrying all of them."""
+    conditions = ["f.tags @> %(tags)s::text[]"] if tags else []
+    if not include_archived:
+        conditions.append("f.archived_at IS NULL")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = conn.execute(
+        _SELECT + where + " ORDER BY f.name", {"environment": environment, "tags": list(tags)}
+    ).fetchall()
     return [Flag.model_validate(row) for row in rows]
 
 
@@ -39,14 +99,34 @@ def get_flag(conn: Connection, name: str, *, environment: str) -> Flag:
 
 
 def create_flag(
-    conn: Connection, *, name: str, description: str | None, is_enabled: bool, environment: str
+    conn: Connection,
+    *,
+    name: str,
+    description: str | None,
+    is_enabled: bool,
+    environment: str,
+    definition: Definition | None = None,
 ) -> Flag:
     """The flag starts with `is_enabled` in `environment` and disabled everywhere else."""
+    shape = definition or Definition()
     try:
         with conn.transaction():
             row = conn.execute(
-                "INSERT INTO flags (name, description) VALUES (%s, %s) RETURNING id",
-                (name, description),
+                "INSERT INTO flags (name, description, type, variants, off_variant,"
+                " default_variant, tags, owner, archived_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)"
+                " RETURNING id",
+                (
+                    name,
+                    description,
+                    shape.type,
+                    Jsonb(shape.variants),
+                    shape.off_variant,
+                    shape.default_variant,
+                    sorted(set(shape.tags)),
+                    shape.owner,
+                    shape.archived,
+                ),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"flag '{name}' already exists", flag_name=name) from None
@@ -76,6 +156,28 @@ def update_flag(
     return get_flag(conn, name, environment=environment)
 
 
+def set_definition(conn: Connection, name: str, definition: Definition) -> None:
+    """Replace the shared columns; `archived_at` keeps the moment it was first archived."""
+    cursor = conn.execute(
+        "UPDATE flags SET type = %s, variants = %s, off_variant = %s, default_variant = %s,"
+        " tags = %s, owner = %s,"
+        " archived_at = CASE WHEN %s THEN COALESCE(archived_at, now()) END,"
+        " updated_at = now() WHERE name = %s",
+        (
+            definition.type,
+            Jsonb(definition.variants),
+            definition.off_variant,
+            definition.default_variant,
+            sorted(set(definition.tags)),
+            definition.owner,
+            definition.archived,
+            name,
+        ),
+    )
+    if cursor.rowcount == 0:
+        raise _missing(name)
+
+
 def set_enabled(conn: Connection, *, flag_id: int, environment: str, is_enabled: bool) -> None:
     conn.execute(
         "INSERT INTO flag_states (flag_id, environment, is_enabled) VALUES (%s, %s, %s)"
@@ -98,11 +200,23 @@ def delete_flag(conn: Connection, name: str) -> None:
 
 
 def lock_flag(conn: Connection, name: str) -> int:
-    """The flag's id, locked until the transaction ends (promotion, import)."""
+    """The flag's id, locked until the transaction ends (promotion, import, definition)."""
     row = conn.execute("SELECT id FROM flags WHERE name = %s FOR UPDATE", (name,)).fetchone()
     if row is None:
         raise _missing(name)
     return int(row["id"])
+
+
+def definition_for_rules(conn: Connection, name: str) -> dict[str, Any]:
+    """The definition's columns, share-locked so that it cannot change before a rule
+    checked against it commits."""
+    row = conn.execute(
+        "SELECT type, variants, off_variant, default_variant FROM flags WHERE name = %s FOR SHARE",
+        (name,),
+    ).fetchone()
+    if row is None:
+        raise _missing(name)
+    return dict(row)
 
 
 def get_flag_id(conn: Connection, name: str) -> int:

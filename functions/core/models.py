@@ -8,9 +8,9 @@ the API in the OpenAPI document.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 FlagName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 EnvironmentKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -19,6 +19,13 @@ EnvironmentName = Annotated[
 ]
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
+FlagType = Literal["boolean", "string", "number", "json"]
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,49}$")]
+Tags = Annotated[list[Tag], Field(max_length=20)]
+Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SegmentKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+SegmentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MAX_USER_ID = 256
 
 
 class RequestBody(BaseModel):
@@ -30,14 +37,36 @@ class CreateKeyRequest(RequestBody):
 
 
 class CreateFlagRequest(RequestBody):
+    """A boolean flag needs none of the variant fields: it gets on = true, off = false."""
+
     name: FlagName
     description: Description | None = None
     is_enabled: bool = False
+    type: FlagType = "boolean"
+    variants: dict[str, Any] | None = Field(
+        None, description="variant name -> value, every value of the flag's type"
+    )
+    off_variant: str | None = Field(None, description="served when the flag is off or archived")
+    default_variant: str | None = Field(None, description="served when it is on without rules")
+    tags: Tags = Field(default_factory=list)
+    owner: Owner | None = None
 
 
 class UpdateFlagRequest(RequestBody):
+    """Only the fields sent change. `is_enabled` acts on the request's environment; every
+    other field is the flag's definition, shared by all environments."""
+
     description: Description | None = None
     is_enabled: bool | None = None
+    type: FlagType | None = None
+    variants: dict[str, Any] | None = None
+    off_variant: str | None = None
+    default_variant: str | None = None
+    tags: Tags | None = None
+    owner: Owner | None = None
+    archived: bool | None = Field(
+        None, description="true stops evaluation everywhere (reason DISABLED); false restores it"
+    )
 
 
 class CreateRuleRequest(RequestBody):
@@ -49,6 +78,43 @@ class CreateRuleRequest(RequestBody):
 class UpdateRuleRequest(RequestBody):
     rules: dict[str, Any] | list[Any] | None = None
     is_enabled: bool | None = None
+
+
+class SegmentBody(RequestBody):
+    """A segment's audience: listed user ids, or everyone matching the conditions."""
+
+    name: SegmentName | None = None
+    description: Description | None = None
+    included: list[str] = Field(default_factory=list)
+    excluded: list[str] = Field(default_factory=list)
+    conditions: dict[str, Any] | None = Field(None, description="a clause: all / any / not / leaf")
+
+
+class CreateSegmentRequest(SegmentBody):
+    key: SegmentKey
+
+
+class EvaluateRequest(RequestBody):
+    """`POST /evaluate`: the context as JSON, so attributes keep their types."""
+
+    flag_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    context: dict[str, Any] = Field(
+        description="`user_id` (or OpenFeature's `targetingKey`) plus any attributes"
+    )
+
+    @field_validator("context")
+    @classmethod
+    def _has_user_id(cls, context: dict[str, Any]) -> dict[str, Any]:
+        user_id = context.get("user_id", context.get("targetingKey"))
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("context.user_id (or context.targetingKey) must be a non-empty string")
+        if len(user_id) > MAX_USER_ID:
+            raise ValueError(f"context.user_id is longer than {MAX_USER_ID} characters")
+        return {**context, "user_id": user_id}
+
+    @property
+    def user_id(self) -> str:
+        return str(self.context["user_id"])
 
 
 class CreateEnvironmentRequest(RequestBody):
@@ -85,6 +151,14 @@ class Flag(Row):
     created_at: datetime
     updated_at: datetime
     environment: str
+    type: FlagType
+    variants: dict[str, Any]
+    off_variant: str
+    default_variant: str
+    tags: list[str]
+    owner: str | None
+    archived: bool
+    archived_at: datetime | None
 
 
 class Rule(Row):
@@ -93,6 +167,17 @@ class Rule(Row):
     environment: str
     is_enabled: bool
     rules: Any = Field(description="the stored rule document (the seed's object, or the full form)")
+    created_at: datetime
+    updated_at: datetime
+
+
+class Segment(Row):
+    key: str
+    name: str | None
+    description: str | None
+    included: list[str]
+    excluded: list[str]
+    conditions: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
@@ -107,7 +192,10 @@ class CreatedKey(Row):
 class EvaluationResult(Row):
     flag_name: str
     user_id: str
-    result: bool
+    result: bool = Field(
+        description="the seed's answer: a boolean flag's value; for other types, whether"
+        " the variant served is not the off variant"
+    )
     value: Any
     variant: str | None
     reason: str

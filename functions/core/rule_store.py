@@ -102,3 +102,24 @@ def delete_rule(conn: Connection, flag_name: str, *, environment: str) -> bool:
         (flag_name, environment),
     )
     return cursor.rowcount > 0
+
+
+def rules_of_flag(conn: Connection, flag_name: str) -> list[Rule]:
+    """The flag's rule in every environment (a definition change must fit them all)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s ORDER BY environment",
+        (flag_name,),
+    ).fetchall()
+    return [Rule.model_validate(row) for row in rows]
+
+
+def rules_naming_segment(conn: Connection, key: str) -> list[dict[str, str]]:
+    """`{flag_name, environment}` of every stored rule whose SEGMENT rules name `key`."""
+    rows = conn.execute(
+        "SELECT flag_name, environment FROM targeting_rules"
+        " WHERE rules @> jsonb_build_object('rules', jsonb_build_array("
+        "   jsonb_build_object('type', 'SEGMENT', 'segments', jsonb_build_array(%s::text))))"
+        " ORDER BY flag_name, environment",
+        (key,),
+    ).fetchall()
+    return [{"flag_name": row["flag_name"], "environment": row["environment"]} for row in rows]

@@ -81,4 +81,9 @@ def test_dispatch__valid_body__created() -> None:
     code, body = _call("POST", "/things", b'{"name": "checkout_v2", "is_enabled": true}')
     # Then
     assert code == 201
-    assert body == {"name": "checkout_v2", "description": None, "is_enabled": True}
+    assert {key: body[key] for key in ("name", "description", "is_enabled", "type")} == {
+        "name": "checkout_v2",
+        "description": None,
+        "is_enabled": True,
+        "type": "boolean",
+    }
