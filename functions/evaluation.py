@@ -40,7 +40,7 @@ def settings() -> EvaluationSettings:
 
 @functools.cache
 def auth_client() -> AuthClient:
-    return AuthClient(settings().auth_service_url)
+    return AuthClient(settings().auth_service_url, redis_url=settings().redis_url)
 
 
 @functools.cache

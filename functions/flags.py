@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import flask
 import functions_framework
 
-from functions.core.auth_client import AuthClient
+from functions import config_store
+from functions.config_store import caller_for, environment_for, settings
 from functions.core.bound_keys import BoundKeys
-from functions.core.config import ConfigStoreSettings
 from functions.core.config_sync import parse_document
 from functions.core.environments import require_access, require_unbound
 from functions.core.flag_service import VARIANT_FIELDS, FlagService
-from functions.core.logs import configure_logging
 from functions.core.models import (
     CreateEnvironmentRequest,
     CreateFlagRequest,
@@ -22,12 +20,9 @@ from functions.core.models import (
     UpdateEnvironmentRequest,
     UpdateFlagRequest,
 )
-from functions.core.readiness import database_check, redis_check
 from functions.web import (
     Router,
     acting_environment,
-    add_probes,
-    authenticate,
     bearer_token,
     flag_query,
     json_response,
@@ -46,11 +41,6 @@ IMPORT_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 @functools.cache
-def settings() -> ConfigStoreSettings:
-    return ConfigStoreSettings.from_env(os.environ)
-
-
-@functools.cache
 def service() -> FlagService:
     config = settings()
     return FlagService(
@@ -60,35 +50,18 @@ def service() -> FlagService:
     )
 
 
-@functools.cache
-def auth_client() -> AuthClient:
-    return AuthClient(settings().auth_service_url)
-
-
 def configure() -> None:
-    """Start-up: validate the configuration before the server takes requests."""
-    configure_logging("flags", settings().log_level)
+    config_store.configure("flags")
 
 
-add_probes(
-    router,
-    lambda: {
-        "database": database_check(settings().database_url, ["flags"]),
-        "redis": redis_check(settings().redis_url),
-    },
-)
-
-
-def _environment(request: flask.Request, scope: str) -> str:
-    caller = authenticate(request, auth_client(), scope=scope)
-    return acting_environment(request, caller, default=settings().default_environment)
+config_store.add_store_probes(router, "flags")
 
 
 @router.route("/flags", "GET")
 def list_flags(request: flask.Request) -> flask.Response:
     """`?tag=a&tag=b`: only flags carrying every tag; `?archived=true`: archived ones too."""
     flags = service().list_flags(
-        environment=_environment(request, "read"),
+        environment=environment_for(request, "read"),
         tags=request.args.getlist("tag"),
         include_archived=flag_query(request, "archived"),
     )
@@ -97,19 +70,19 @@ def list_flags(request: flask.Request) -> flask.Response:
 
 @router.route("/flags", "POST")
 def create_flag(request: flask.Request) -> flask.Response:
-    environment = _environment(request, "write")
+    environment = environment_for(request, "write")
     body = read_json(request, CreateFlagRequest)
     return json_response(service().create_flag(body, environment=environment), status=201)
 
 
 @router.route("/flags/<name>", "GET")
 def get_flag(request: flask.Request, name: str) -> flask.Response:
-    return json_response(service().get_flag(name, environment=_environment(request, "read")))
+    return json_response(service().get_flag(name, environment=environment_for(request, "read")))
 
 
 @router.route("/flags/<name>", "PUT")
 def update_flag(request: flask.Request, name: str) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     environment = acting_environment(request, caller, default=settings().default_environment)
     body = read_json(request, UpdateFlagRequest)
     if body.model_fields_set & DECISION_FIELDS:
@@ -119,7 +92,7 @@ def update_flag(request: flask.Request, name: str) -> flask.Response:
 
 @router.route("/flags/<name>", "DELETE")
 def delete_flag(request: flask.Request, name: str) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     require_unbound(caller, "delete a flag from every environment")
     service().delete_flag(name)
     return no_content()
@@ -127,7 +100,7 @@ def delete_flag(request: flask.Request, name: str) -> flask.Response:
 
 @router.route("/flags/<name>/promote", "POST")
 def promote_flag(request: flask.Request, name: str) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     body = read_json(request, PromoteRequest)
     require_access(caller, body.from_, body.to)
     return json_response(
@@ -137,7 +110,7 @@ def promote_flag(request: flask.Request, name: str) -> flask.Response:
 
 @router.route("/export", "GET")
 def export_configuration(request: flask.Request) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="read")
+    caller = caller_for(request, scope="read")
     everything = caller.environment is None and "environment" not in request.args
     environment = None if everything else acting_environment(request, caller, default="")
     document = service().export(environment=environment)
@@ -146,7 +119,7 @@ def export_configuration(request: flask.Request) -> flask.Response:
 
 @router.route("/import", "POST")
 def import_configuration(request: flask.Request) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     dry_run = flag_query(request, "dry_run")
     document = parse_document(read_document(request, limit=IMPORT_LIMIT_BYTES))
     require_access(caller, *(environment.key for environment in document.environments))
@@ -155,14 +128,14 @@ def import_configuration(request: flask.Request) -> flask.Response:
 
 @router.route("/environments", "GET")
 def list_environments(request: flask.Request) -> flask.Response:
-    authenticate(request, auth_client(), scope="read")
+    caller_for(request, scope="read")
     environments = service().list_environments()
     return json_response([environment.model_dump(mode="json") for environment in environments])
 
 
 @router.route("/environments", "POST")
 def create_environment(request: flask.Request) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     require_unbound(caller, "create environments")
     body = read_json(request, CreateEnvironmentRequest)
     return json_response(service().create_environment(body), status=201)
@@ -170,13 +143,13 @@ def create_environment(request: flask.Request) -> flask.Response:
 
 @router.route("/environments/<key>", "GET")
 def get_environment(request: flask.Request, key: str) -> flask.Response:
-    authenticate(request, auth_client(), scope="read")
+    caller_for(request, scope="read")
     return json_response(service().get_environment(key))
 
 
 @router.route("/environments/<key>", "PUT")
 def rename_environment(request: flask.Request, key: str) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     require_access(caller, key)
     body = read_json(request, UpdateEnvironmentRequest)
     return json_response(service().rename_environment(key, name=body.name))
@@ -184,7 +157,7 @@ def rename_environment(request: flask.Request, key: str) -> flask.Response:
 
 @router.route("/environments/<key>", "DELETE")
 def delete_environment(request: flask.Request, key: str) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="write")
+    caller = caller_for(request, scope="write")
     require_unbound(caller, "delete environments")
     token = bearer_token(request) or ""
     counter = BoundKeys(settings().auth_service_url)

@@ -163,6 +163,9 @@ ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 
 def _reset(target: str) -> None:
     module = importlib.import_module(f"functions.{target}")
+    client_getter = getattr(module, "auth_client", None)
+    if client_getter is not None and client_getter.cache_info().currsize:
+        client_getter().close()  # stops its change-notice listener before Redis goes
     for name in ("settings", "service", "auth_client", "store", "publisher"):
         getter = getattr(module, name, None)
         if getter is not None and hasattr(getter, "cache_clear"):

@@ -10,7 +10,6 @@ SHA-256 and a dict lookup; a revocation reaches every process within a second (s
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -49,25 +48,24 @@ class Caller:
 class AuthClient:
     """Validates bearer keys for one function process.
 
-    `redis_url` is the function's REDIS_URL; when it is not passed, the REDIS_URL of the
-    environment is used (every function but analytics has one), and "" turns the shared
-    layers off, leaving a one-second in-process memo in front of HTTP.
+    `redis_url` is the function's REDIS_URL; None turns the shared layers off, leaving
+    a one-second in-process memo in front of HTTP.
     """
 
     def __init__(
         self,
         auth_service_url: str,
         *,
-        redis_url: str | None = None,
+        redis_url: str | None,
         timeout: float = 3.0,
         usage_flush_seconds: float = 2.0,
     ) -> None:
         self._url = auth_service_url.rstrip("/") + "/validate"
         self._timeout = timeout
         self._local = threading.local()
-        url = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
         self._cache = KeyCache(
-            redis_client(url) if url else None, usage_flush_seconds=usage_flush_seconds
+            redis_client(redis_url) if redis_url else None,
+            usage_flush_seconds=usage_flush_seconds,
         )
 
     @property
