@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 
 import functions
 from functions.core import cache, db
+from functions.core.schema import sql_dir
 from functions.devstack.aws import client, ensure_analytics_table, ensure_queue
 from functions.devstack.moto import MotoServer
 from functions.devstack.postgres import PrivatePostgres, create_database, drop_database
@@ -190,3 +191,20 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
         _reset(target)
     db.close_all()
     cache.close_all()
+
+
+SqlUpTo = Callable[[int], Path]
+"""``sql_up_to(2)`` → a copy of sql/ holding only migrations 001…002 (upgrade tests)."""
+
+
+@pytest.fixture
+def sql_up_to(tmp_path: Path) -> SqlUpTo:
+    def copy(last: int) -> Path:
+        root = tmp_path / f"sql-{last:03d}"
+        shutil.copytree(sql_dir(), root)
+        for path in root.glob("*/*.sql"):
+            if int(path.name[:3]) > last:
+                path.unlink()
+        return root
+
+    return copy

@@ -10,7 +10,6 @@ SHA-256 and a dict lookup; a revocation reaches every process within a second (s
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ import requests
 
 from functions.core.cache import redis_client
 from functions.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from functions.core.http_client import ThreadSessions
 from functions.core.key_cache import REFUSED, Grant, KeyCache, Refusal
 from functions.core.keys import SEED_SCOPES, hash_key, looks_like_key
 
@@ -62,7 +62,7 @@ class AuthClient:
     ) -> None:
         self._url = auth_service_url.rstrip("/") + "/validate"
         self._timeout = timeout
-        self._local = threading.local()
+        self._sessions = ThreadSessions()
         self._cache = KeyCache(
             redis_client(redis_url) if redis_url else None,
             usage_flush_seconds=usage_flush_seconds,
@@ -108,16 +108,9 @@ class AuthClient:
         )
         return answer
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-        return session
-
     def _ask_auth(self, token: str) -> Grant | Refusal:
         try:
-            response = self._session().get(
+            response = self._sessions.get().get(
                 self._url, headers={"Authorization": f"Bearer {token}"}, timeout=self._timeout
             )
         except requests.RequestException as exc:

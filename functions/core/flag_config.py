@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import requests
 
 from functions.core import engine
 from functions.core.errors import EnvironmentNotFound, ServiceUnavailable, Unprocessable
+from functions.core.http_client import ThreadSessions
 from functions.core.notices import CONFIG_VERSION_KEY
 from functions.core.rule_documents import flag_definition, referenced_segments
 
@@ -106,7 +106,7 @@ class FlagConfigReader:
         self._ttl = ttl_seconds
         self._timeout = timeout
         self._memo: dict[str, _Entry] = {}
-        self._local = threading.local()
+        self._sessions = ThreadSessions()
 
     def get(self, name: str, environment: str) -> FlagConfig:
         """The flag as `environment` sees it; EnvironmentNotFound if there is no such one."""
@@ -181,16 +181,9 @@ class FlagConfigReader:
                 found[key] = _segment_document(segment)
         return found
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-        return session
-
     def _read(self, url: str) -> dict[str, Any] | None:
         try:
-            response = self._session().get(url, headers=self._headers, timeout=self._timeout)
+            response = self._sessions.get().get(url, headers=self._headers, timeout=self._timeout)
         except requests.RequestException as exc:
             raise ServiceUnavailable("the flag configuration is unreachable") from exc
         if response.status_code == 404:

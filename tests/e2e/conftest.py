@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 
+from functions.core.schema import migrate
 from functions.devstack.processes import free_port
 from functions.devstack.stack import DevStack, StackPorts
 
@@ -48,3 +50,23 @@ def api_key(stack: DevStack) -> str:
     )
     assert response.status_code == 201, response.text
     return str(response.json()["key"])
+
+
+@pytest.fixture
+def empty_flags(
+    function_client: Callable[[str, dict[str, str]], FlaskClient],
+    fresh_database: Callable[[str], str],
+    stack: DevStack,
+) -> FlaskClient:
+    """The flags function on a new, empty configuration database, checking keys with the
+    running stack's auth: where exports are imported to prove they reproduce decisions."""
+    url = fresh_database("imported")
+    migrate(url, ["flags", "targeting"])
+    return function_client(
+        "flags",
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": stack.redis_url,
+            "AUTH_SERVICE_URL": stack.url_of("auth"),
+        },
+    )

@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from functions.cli import main as cli
 from functions.core import engine
 from functions.core.flag_config import build_config
-from functions.core.schema import migrate
 from functions.devstack.stack import DevStack
 
 pytestmark = pytest.mark.e2e
@@ -60,23 +59,6 @@ def populated(stack: DevStack, api_key: str) -> list[str]:
                 == 201
             )
     return names
-
-
-@pytest.fixture
-def empty_flags(
-    function_client: ClientFactory, fresh_database: DatabaseFactory, stack: DevStack
-) -> FlaskClient:
-    """The flags function on a new, empty configuration database."""
-    url = fresh_database("imported")
-    migrate(url, ["flags", "targeting"])
-    return function_client(
-        "flags",
-        {
-            "DATABASE_URL": url,
-            "REDIS_URL": stack.redis_url,
-            "AUTH_SERVICE_URL": stack.url_of("auth"),
-        },
-    )
 
 
 def _decide(flag_row: dict[str, Any], rule_row: dict[str, Any] | None, flag: str) -> list[object]:

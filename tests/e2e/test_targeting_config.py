@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 
 from functions.core import engine
 from functions.core.flag_config import build_config
-from functions.core.schema import migrate
 from functions.devstack.stack import DevStack
 
 pytestmark = pytest.mark.e2e
@@ -33,22 +32,6 @@ def _call(stack: DevStack, key: str, function: str, method: str, path: str, **kw
     )
     assert response.status_code in (200, 201), response.text
     return response.json()
-
-
-@pytest.fixture
-def empty_flags(
-    function_client: ClientFactory, fresh_database: DatabaseFactory, stack: DevStack
-) -> FlaskClient:
-    url = fresh_database("targeting_import")
-    migrate(url, ["flags", "targeting"])
-    return function_client(
-        "flags",
-        {
-            "DATABASE_URL": url,
-            "REDIS_URL": stack.redis_url,
-            "AUTH_SERVICE_URL": stack.url_of("auth"),
-        },
-    )
 
 
 def _typed_flag_with_segment(stack: DevStack, key: str) -> tuple[str, str]:

@@ -4,7 +4,6 @@ segments (issue 4): every flag becomes the seed's boolean and decides as before.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,10 @@ from functions.core import engine
 from functions.core.db import transaction
 from functions.core.flag_config import build_config
 from functions.core.flag_store import get_flag
-from functions.core.schema import migrate, sql_dir
+from functions.core.schema import migrate
 
 DatabaseFactory = Callable[[str], str]
 USERS = [f"user-{i}" for i in range(500)]
-
-
-def _before_targeting(tmp_path: Path) -> Path:
-    """A copy of sql/ holding only the migrations before issue 4 (001, 002)."""
-    root = tmp_path / "sql"
-    shutil.copytree(sql_dir(), root)
-    for path in root.glob("*/*.sql"):
-        if not path.name.startswith(("001_", "002_")):
-            path.unlink()
-    return root
 
 
 def _decisions(flag: dict[str, Any], rule: dict[str, Any] | None) -> list[Any]:
@@ -41,11 +30,11 @@ def _decisions(flag: dict[str, Any], rule: dict[str, Any] | None) -> list[Any]:
 
 
 def test_upgrade__environments_database_with_a_rule__boolean_flag_same_decisions(
-    fresh_database: DatabaseFactory, tmp_path: Path
+    fresh_database: DatabaseFactory, sql_up_to: Callable[[int], Path]
 ) -> None:
     # Given a database at the environments schema with an enabled flag and a 30 % rule
     url = fresh_database("upgrade_targeting")
-    migrate(url, ["flags", "targeting"], _before_targeting(tmp_path))
+    migrate(url, ["flags", "targeting"], sql_up_to(2))
     rule = {"is_enabled": True, "rules": {"type": "PERCENTAGE", "value": 30}}
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO flags (name) VALUES ('thirty')")

@@ -4,7 +4,6 @@ same decisions (issue: environments, "the upgrade test")."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from functions.core import engine
 from functions.core.db import transaction
 from functions.core.flag_config import build_config
 from functions.core.flag_store import get_flag
-from functions.core.schema import migrate, sql_dir
+from functions.core.schema import migrate
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
@@ -30,16 +29,6 @@ SEED_DATA = [
 ]
 
 
-def _foundation_only(tmp_path: Path) -> Path:
-    """A copy of sql/ holding only the foundation's migrations (001)."""
-    root = tmp_path / "sql"
-    shutil.copytree(sql_dir(), root)
-    for path in root.glob("*/*.sql"):
-        if not path.name.startswith("001_"):
-            path.unlink()
-    return root
-
-
 def _decisions(flag: dict[str, Any] | None, rule: dict[str, Any] | None, name: str) -> list[Any]:
     config = build_config(name, flag, rule)
     return [
@@ -49,11 +38,11 @@ def _decisions(flag: dict[str, Any] | None, rule: dict[str, Any] | None, name: s
 
 
 def test_upgrade__foundation_database_with_data__same_decisions_after_migration(
-    fresh_database: DatabaseFactory, tmp_path: Path
+    fresh_database: DatabaseFactory, sql_up_to: Callable[[int], Path]
 ) -> None:
     # Given a configuration database at the foundation's schema, holding flags and rules
     url = fresh_database("upgrade")
-    migrate(url, ["flags", "targeting"], _foundation_only(tmp_path))
+    migrate(url, ["flags", "targeting"], sql_up_to(1))
     before: dict[str, list[Any]] = {}
     with psycopg.connect(url, row_factory=dict_row) as conn:
         for name, enabled, rules in SEED_DATA:
@@ -99,11 +88,11 @@ def test_upgrade__foundation_database_with_data__same_decisions_after_migration(
 
 
 def test_upgrade__served_by_the_flags_function__rows_unchanged_for_seed_clients(
-    fresh_database: DatabaseFactory, tmp_path: Path
+    fresh_database: DatabaseFactory, sql_up_to: Callable[[int], Path]
 ) -> None:
     # Given a foundation database with one enabled flag, migrated forward
     url = fresh_database("upgrade_rows")
-    migrate(url, ["flags", "targeting"], _foundation_only(tmp_path))
+    migrate(url, ["flags", "targeting"], sql_up_to(1))
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO flags (name, description, is_enabled) VALUES ('x', 'd', TRUE)")
     migrate(url, ["flags", "targeting"])
