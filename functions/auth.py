@@ -20,7 +20,7 @@ from functions.core.key_models import CreateKeyRequest, EnvironmentKeys, RotateK
 from functions.core.keys import is_environment_name
 from functions.core.logs import configure_logging
 from functions.core.readiness import Check, database_check, redis_check
-from functions.web import Router, add_probes, bearer_token, json_response, read_json
+from functions.web import Router, add_probes, bearer_token, int_query, json_response, read_json
 
 router = Router()
 MAX_AUDIT_PAGE = 1000
@@ -109,8 +109,8 @@ def rotate_key(request: flask.Request, key_id: int) -> flask.Response:
 @router.route("/admin/audit", "GET")
 def audit(request: flask.Request) -> flask.Response:
     service().authorize_admin(bearer_token(request))
-    limit = _int_parameter(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
-    before_id = _int_parameter(request, "before_id", default=None, low=1, high=2**63 - 1)
+    limit = int_query(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
+    before_id = int_query(request, "before_id", default=None, low=1, high=2**63 - 1)
     entries = service().audit(limit=limit or 1, before_id=before_id)
     return json_response([entry.model_dump(mode="json") for entry in entries])
 
@@ -138,19 +138,6 @@ def environment_keys(request: flask.Request, environment: str) -> flask.Response
         )
     count = service().active_keys_in(environment)
     return json_response(EnvironmentKeys(environment=environment, active_keys=count))
-
-
-def _int_parameter(
-    request: flask.Request, name: str, *, default: int | None, low: int, high: int
-) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
-        raise BadRequest(
-            f"query parameter '{name}' must be an integer from {low} to {high}", parameter=name
-        )
-    return int(raw)
 
 
 @functions_framework.http

@@ -116,6 +116,20 @@ def flag_query(request: flask.Request, name: str) -> bool:
     raise BadRequest(f"query parameter '{name}' must be true or false", parameter=name)
 
 
+def int_query(
+    request: flask.Request, name: str, *, default: int | None, low: int, high: int
+) -> int | None:
+    """An integer query parameter within bounds; absent → `default`, anything else → 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
+        raise BadRequest(
+            f"query parameter '{name}' must be an integer from {low} to {high}", parameter=name
+        )
+    return int(raw)
+
+
 def read_json(request: flask.Request, model: type[Model]) -> Model:
     """Parse the body into `model`; every way it can be wrong is a 400 naming the field."""
     raw = read_limited(request)

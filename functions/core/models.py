@@ -32,10 +32,6 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-class CreateKeyRequest(RequestBody):
-    name: KeyName
-
-
 class CreateFlagRequest(RequestBody):
     """A boolean flag needs none of the variant fields: it gets on = true, off = false."""
 
@@ -180,13 +176,6 @@ class Segment(Row):
     conditions: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
-
-
-class CreatedKey(Row):
-    id: int
-    name: str
-    key: str
-    message: str
 
 
 class EvaluationResult(Row):
