@@ -13,9 +13,11 @@ The rules for each operator, all case-sensitive and without type coercion:
 - ``contains``: value a string or scalar. A string attribute contains a string value
   as a substring; an array attribute contains any item equal to the value.
 - ``starts_with`` / ``ends_with``: value a non-empty string; string attributes only.
-- ``matches``: value a regular expression of at most 256 characters, compiled at parse
-  (an invalid one is refused); ``re.search`` on string attributes of at most 1024
-  characters -- a longer attribute does not match.
+- ``matches``: value a regular expression in RE2 syntax of at most 256 characters,
+  compiled at parse (an invalid one is refused; RE2 has no backreferences or
+  lookaround). RE2 matches in time linear in the input, so no pattern can stall the
+  hot path (Python's ``re`` backtracks: ``(a+)+$`` takes exponential time). It
+  searches string attributes of at most 1024 characters -- a longer one does not match.
 - ``gt`` / ``gte`` / ``lt`` / ``lte``: value a number. Only number attributes compare:
   a numeric string such as ``"42"`` is a string, not a number (contexts are JSON, so
   callers can send numbers; coercion would raise questions like ``" 7"``, ``"1e3"``
@@ -37,6 +39,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeAlias
+
+import re2
 
 from functions.core.engine.validation import (
     RuleValidationError,
@@ -219,10 +223,13 @@ def _compile_affix(op: Operator, value: object, path: str) -> tuple[str, Predica
 
 def _compile_matches(value: object, path: str) -> tuple[str, Predicate]:
     source = expect_string(value, path, max_length=MAX_PATTERN_LENGTH)
+    # pyre2 would quietly fall back to Python's backtracking `re` for what RE2 cannot
+    # run; refuse those patterns instead. Idempotent, so set where it matters.
+    re2.set_fallback_notification(re2.FALLBACK_EXCEPTION)
     try:
-        pattern = re.compile(source)
-    except re.error as exc:
-        raise RuleValidationError(path, f"is not a valid regular expression: {exc}") from None
+        pattern = re2.compile(source)
+    except re2.error as exc:
+        raise RuleValidationError(path, f"is not a valid RE2 regular expression: {exc}") from None
     search = pattern.search
     return (
         source,

@@ -13,6 +13,7 @@ from functions.core.engine import (
     FlagDefinition,
     Operator,
     Reason,
+    condition,
     evaluate,
     parse_ruleset,
 )
@@ -164,3 +165,14 @@ def test_clause__nested_all_any_not__combines_leaves(
 
     # Then
     assert resolution.value is expected
+
+
+@pytest.mark.timeout(10)
+def test_matches__catastrophic_backtracking_pattern__decided_without_stalling() -> None:
+    # Given a pattern that makes a backtracking engine take exponential time
+    leaf = condition("name", "matches", "^(a+)+$")
+    # When it meets the input that triggers it (Python's re would not return)
+    matched = leaf.matches({"name": "a" * 1000 + "b"})
+    # Then RE2 answers, in linear time
+    assert matched is False
+    assert leaf.matches({"name": "a" * 1000}) is True
