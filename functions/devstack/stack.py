@@ -235,6 +235,10 @@ class DevStack:
             self._stopping("postgres", self._postgres.stop)
             self._postgres = None
 
+    def stop_function(self, target: str) -> None:
+        """Stop one function as Kubernetes would (SIGTERM, then wait): for shutdown tests."""
+        self._functions.pop(target).stop()
+
     def dead_functions(self) -> dict[str, int | None]:
         """Functions whose process has exited, with their exit codes."""
         return {

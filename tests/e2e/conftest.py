@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,27 +18,38 @@ from functions.devstack.processes import free_port
 from functions.devstack.stack import DevStack, StackPorts
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[DevStack]:
+@contextmanager
+def started_stack(extra_env: dict[str, str]) -> Iterator[DevStack]:
+    """A stack on free ports in a fresh directory, never pointed at the machine's own
+    servers; `extra_env` reaches every function."""
     run_dir = Path(tempfile.mkdtemp(prefix="togglemaster-e2e-"))
     run_dir.chmod(0o755)
-    ports = StackPorts(
-        postgres=free_port(),
-        redis=free_port(),
-        moto=free_port(),
-        auth=free_port(),
-        flags=free_port(),
-        targeting=free_port(),
-        evaluation=free_port(),
-        analytics=free_port(),
-    )
+    ports = StackPorts(**{name: free_port() for name in StackPorts.__dataclass_fields__})
     env = {
         name: value
         for name, value in os.environ.items()
         if name not in ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "MASTER_KEY")
     }
-    with DevStack(run_dir, ports, env=env) as running:
+    try:
+        with DevStack(run_dir, ports, env={**env, **extra_env}) as running:
+            yield running
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+StackStarter = Callable[[dict[str, str]], AbstractContextManager[DevStack]]
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[DevStack]:
+    with started_stack({}) as running:
         yield running
+
+
+@pytest.fixture
+def start_stack() -> StackStarter:
+    """For tests that need a stack of their own (different settings, or to stop parts)."""
+    return started_stack
 
 
 @pytest.fixture(scope="session")
