@@ -38,8 +38,9 @@ migrate: $(STAMP) ## apply sql/ migrations (to the make-dev stack, or DATABASE_U
 	@if [ -z "$$DATABASE_URL$$AUTH_DATABASE_URL" ] && [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
 	$(BIN)/python -m functions.migrate
 
-bench: $(STAMP) ## benchmarks: the engine's decision time
+bench: $(STAMP) ## benchmarks: the engine's decision time; evaluate vs hello over HTTP (wrk)
 	$(BIN)/python tests/bench/bench_engine.py
+	$(BIN)/python tests/bench/bench_evaluate.py
 
 schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
 	$(BIN)/python -m functions.core.schemas
