@@ -76,18 +76,29 @@ def receive(request: flask.Request) -> flask.Response:
     data = cloud_event.get_data()
     raw = data if isinstance(data, bytes | str) else flask.json.dumps(data)
     try:
-        pack_id, events = parse_body(raw)
+        parsed = parse_body(raw)
     except InvalidEventBody as exc:
         # Refused, not acknowledged: after its redeliveries the queue moves it to the DLQ.
         log.error(
             "event body refused", extra={"ce_id": cloud_event["id"], "problem": str(exc)[:500]}
         )
         raise BadRequest(f"not an evaluation event or pack: {str(exc)[:500]}") from None
+    if parsed.refused:
+        log.error(
+            "events refused from a pack; the rest are stored",
+            extra={
+                "pack_id": parsed.pack_id,
+                "refused": len(parsed.refused),
+                "problems": parsed.refused[:5],
+            },
+        )
     try:
-        store().put_events(events, pack_id=pack_id)
+        store().put_events(parsed.events, pack_id=parsed.pack_id)
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         raise ServiceUnavailable(f"events not stored: {exc.__class__.__name__}") from exc
-    return json_response({"stored": len(events), "pack_id": pack_id})
+    return json_response(
+        {"stored": len(parsed.events), "refused": len(parsed.refused), "pack_id": parsed.pack_id}
+    )
 
 
 @functions_framework.http

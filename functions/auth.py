@@ -1,7 +1,8 @@
 """The auth function: issues, manages and validates API keys.
 
-`/admin/*` takes the master key or a key with the `admin` scope; `/validate` and
-`/environments/<env>/keys` take any valid key.
+`/admin/*` takes the master key or a key with the `admin` scope; `/validate` takes any
+valid key; `/environments/<env>/keys` takes the master key or a `write` or `admin` key
+that is unbound or bound to `<env>`.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def validate(request: flask.Request) -> flask.Response:
 
 @router.route("/environments/<environment>/keys", "GET")
 def environment_keys(request: flask.Request, environment: str) -> flask.Response:
-    service().authorize_any(bearer_token(request))
+    service().authorize_key_count(bearer_token(request), environment)
     if not is_environment_name(environment):
         raise BadRequest(
             "an environment name is 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter"

@@ -123,7 +123,9 @@ def import_configuration(request: flask.Request) -> flask.Response:
     dry_run = flag_query(request, "dry_run")
     document = parse_document(read_document(request, limit=IMPORT_LIMIT_BYTES))
     require_access(caller, *(environment.key for environment in document.environments))
-    return json_response(service().import_document(document, dry_run=dry_run))
+    return json_response(
+        service().import_document(document, dry_run=dry_run, bound_to=caller.environment)
+    )
 
 
 @router.route("/environments", "GET")

@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
 from functions.core.auth_client import AuthClient, Caller
+from functions.core.documents import check_query, json_path, parse_json, parse_yaml
 from functions.core.environments import ENVIRONMENT_PARAMETER, resolve_environment
 from functions.core.errors import (
     BadRequest,
@@ -82,15 +83,7 @@ def read_document(request: flask.Request, *, limit: int) -> Any:
     raw = read_limited(request, limit)
     if not raw.strip():
         raise BadRequest("a body is required")
-    if request.mimetype in YAML_TYPES:
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise BadRequest(f"the body is not valid YAML: {exc}") from None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    return parse_yaml(raw) if request.mimetype in YAML_TYPES else parse_json(raw)
 
 
 def wants_yaml(request: flask.Request) -> bool:
@@ -135,10 +128,7 @@ def read_json(request: flask.Request, model: type[Model]) -> Model:
     raw = read_limited(request)
     if not raw.strip():
         raise BadRequest("a JSON body is required")
-    try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    document = parse_json(raw)
     if not isinstance(document, dict):
         raise BadRequest("the body must be a JSON object")
     try:
@@ -151,8 +141,8 @@ def read_json(request: flask.Request, model: type[Model]) -> Model:
 
 
 def _field(error: Any) -> dict[str, str]:
-    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-    return {"path": path, "problem": "is required" if error["type"] == "missing" else error["msg"]}
+    problem = "is required" if error["type"] == "missing" else error["msg"]
+    return {"path": json_path(error["loc"]), "problem": problem}
 
 
 def _describe(error: Any) -> str:
@@ -189,6 +179,9 @@ class Router:
     def _call(self, request: flask.Request) -> flask.Response:
         adapter = self._map.bind("localhost", path_info=request.path, url_scheme="http")
         try:
+            check_query(
+                [request.path, *(p for pair in request.args.items(multi=True) for p in pair)]
+            )
             endpoint, arguments = adapter.match(method=request.method)
             return self._handlers[endpoint](request, **arguments)
         except WerkzeugNotFound:

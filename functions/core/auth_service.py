@@ -1,9 +1,23 @@
 """The auth function's logic: issuing, describing, revoking, rotating and validating keys.
 
 Auth reads its own table for every check it makes (it is the source of truth), and
-after each committed change tells every other function's key cache through Redis
-(see `key_cache`). Redis is optional here: without it nothing is shared or
-announced, and readers fall back to asking `/validate` every second.
+publishes each key it validated as a grant in Redis for the other functions (see
+`key_cache`).
+
+A change that shortens a key's life (revocation, rotation with or without grace,
+bootstrap's retirement of service keys) is announced *before* it is committed, inside
+its transaction and under the row's lock: bump `tm:keys:version`, delete the key's
+grant, publish the notice (`announce`). If Redis cannot be told, the transaction rolls
+back and the caller gets a 503 (`code: "unavailable"`, `dependency: "redis"`): nothing
+changed, and a retry once Redis answers works. So a change is never reported done
+while a grant that contradicts it may still be trusted by another function. A
+validation racing the change cannot bring the grant back: it reads the version first,
+then the row `FOR SHARE` — which waits for the uncommitted change and then sees it —
+and stores its grant only if the version has not moved (atomically, in Redis).
+
+Redis is optional: without REDIS_URL nothing is shared or announced (auth publishes no
+grant that would need withdrawing), and readers ask `/validate` every second. With
+REDIS_URL, validation still answers when Redis is down; key changes do not.
 
 Environments belong to the flags function: auth checks only the syntax of an
 environment name, never whether the environment exists.
@@ -23,7 +37,14 @@ from functions.core import key_cache, key_store
 from functions.core.auth_client import Caller
 from functions.core.cache import redis_client
 from functions.core.db import Connection, transaction
-from functions.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from functions.core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from functions.core.key_cache import Grant
 from functions.core.key_models import (
     AuditEntry,
@@ -40,6 +61,8 @@ log = logging.getLogger(__name__)
 
 CREATED_MESSAGE = "API key created. Store it now: it is shown only once."
 VALID_MESSAGE = "API key is valid"
+COUNTING_SCOPES = frozenset({"write", "admin"})
+"""Either may count an environment's keys: scopes do not imply one another."""
 T = TypeVar("T")
 
 
@@ -108,9 +131,9 @@ def audit_entry(record: AuditRecord) -> AuditEntry:
 
 
 def announce(client: redis.Redis | None, keys: Iterable[ApiKey]) -> None:
-    """Tell every key cache that these keys changed. The change is committed already,
-    so a Redis failure is logged, not raised: readers whose notices stop re-check every
-    second anyway."""
+    """Tell every key cache that these keys changed; call it inside the transaction that
+    changes them, before it commits. A Redis failure raises `ServiceUnavailable`, which
+    rolls that transaction back: a change no cache was told about must not happen."""
     changed = list(keys)
     if client is None or not changed:
         return
@@ -120,9 +143,16 @@ def announce(client: redis.Redis | None, keys: Iterable[ApiKey]) -> None:
         )
     except redis.RedisError as exc:
         log.error(
-            "key change notice not delivered",
+            "key change refused: its notice could not be delivered",
             extra={"key_ids": [k.id for k in changed], "error": exc.__class__.__name__},
         )
+        raise ServiceUnavailable(
+            "the key change was not made: Redis, through which the other functions learn"
+            " of key changes, is unreachable, so they could keep accepting the key."
+            " Nothing changed; retry when Redis is back",
+            dependency="redis",
+            key_ids=[k.id for k in changed],
+        ) from exc
 
 
 def _now() -> datetime:
@@ -167,11 +197,24 @@ class AuthService:
         Caller(key.id, key.name, key.scopes, key.environment).require("admin")
         return Actor("key", key.id)
 
-    def authorize_any(self, presented: str | None) -> None:
-        """The master key or any valid key (401 otherwise)."""
+    def authorize_key_count(self, presented: str | None, environment: str) -> None:
+        """Who may count the keys bound to `environment`: the master key, or a key with
+        `write` or `admin` (the flags function forwards its caller's `write` key before
+        deleting an environment) that is unbound or bound to that very environment."""
         if presented is not None and same_secret(presented, self._master_key):
             return
-        self._usable_key(presented)
+        key = self._usable_key(presented)
+        if key.environment is not None and key.environment != environment:
+            raise Forbidden(
+                f"this API key is bound to environment '{key.environment}' and may not ask"
+                f" about '{environment}'",
+                environment=key.environment,
+            )
+        if not key.scopes & COUNTING_SCOPES:
+            raise Forbidden(
+                "counting the keys bound to an environment takes the 'write' or 'admin' scope",
+                scopes=sorted(key.scopes),
+            )
 
     def validate(self, presented: str | None) -> Validation:
         key = self._usable_key(presented)
@@ -192,7 +235,7 @@ class AuthService:
         key_hash = hash_key(presented)
         version = self._shared(key_cache.keys_version, "version read")
         with transaction(self._database_url) as conn:
-            key = key_store.find_by_hash(conn, key_hash=key_hash)
+            key = key_store.find_by_hash(conn, key_hash=key_hash, share_lock=version is not None)
         if key is None or not key.usable_at(_now()):
             raise Unauthorized("invalid or inactive API key")
         if version is not None:
@@ -247,8 +290,8 @@ class AuthService:
             else:
                 key = revoked
                 _audit(conn, "revoke", key_id, actor)
+                announce(self._redis(), [revoked])
         if revoked is not None:
-            announce(self._redis(), [revoked])
             log.info("api key revoked", extra={"key_id": key_id, "actor": actor.kind})
         return key_info(key, now=_now())
 
@@ -275,7 +318,7 @@ class AuthService:
             else:
                 retired = key_store.revoke_key(conn, key_id) or old
             _audit(conn, "rotate", key_id, actor, new_key_id=new.id)
-        announce(self._redis(), [retired])
+            announce(self._redis(), [retired])
         log.info(
             "api key rotated",
             extra={"key_id": key_id, "new_key_id": new.id, "actor": actor.kind},

@@ -45,11 +45,11 @@ from functions.core.models import (
     Description,
     EnvironmentKey,
     EnvironmentName,
-    FlagName,
     FlagType,
     Owner,
     SegmentKey,
     SegmentName,
+    StoredFlagName,
     Tags,
 )
 
@@ -69,7 +69,7 @@ class StateSpec(_Strict):
 
 
 class FlagSpec(_Strict):
-    name: FlagName
+    name: StoredFlagName
     description: Description | None = None
     type: FlagType = "boolean"
     variants: dict[str, Any] | None = Field(None, description="absent for a boolean: on/off")

@@ -23,6 +23,7 @@ from functions.core.config_document import (
     StateSpec,
 )
 from functions.core.db import Connection
+from functions.core.documents import json_path
 from functions.core.errors import SegmentInUse, Unprocessable
 from functions.core.models import Flag
 from functions.core.rule_documents import (
@@ -32,8 +33,6 @@ from functions.core.rule_documents import (
     flag_definition,
     referenced_segments,
 )
-
-_IMPORT_LOCK = 0x746D5F69  # "tm_i": one import at a time
 
 
 @dataclass(slots=True)
@@ -70,6 +69,20 @@ class Plan:
     def changes_anything(self) -> bool:
         return any(item["action"] != "unchanged" for item in self.items)
 
+    def shared_changes(self) -> list[dict[str, Any]]:
+        """What reaches every environment: definition changes and deletions, segments,
+        environments themselves. Creating a flag does not (it starts off elsewhere)."""
+        return [
+            item
+            for item in self.items
+            if item["action"] != "unchanged"
+            and (
+                "segment" in item
+                or ("flag" not in item and "environment" in item)
+                or ("flag" in item and "environment" not in item and item["action"] != "created")
+            )
+        ]
+
 
 def parse_document(raw: object) -> ConfigDocument:
     """Shape and consistency; every refusal names the JSON path at fault."""
@@ -79,7 +92,7 @@ def parse_document(raw: object) -> ConfigDocument:
         document = ConfigDocument.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
-        paths = [_path(error["loc"]) for error in errors]
+        paths = [json_path(error["loc"]) for error in errors]
         raise Unprocessable(
             f"invalid document: {paths[0]}: {errors[0]['msg']}",
             field=paths[0],
@@ -183,7 +196,7 @@ def _definition_view(
 
 def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -> Plan:
     if apply:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+        flag_store.lock_imports(conn)
     plan = Plan()
     existing = {e.key: e for e in environment_store.list_environments(conn)}
     for environment in document.environments:
@@ -299,6 +312,8 @@ def _flag(
             if was[name] != becomes[name]
         }
         if changes.keys() & {"type", "variants"}:
+            # Lock first, as API definition changes do, so no rule can slip in between.
+            flag_store.lock_flag(conn, spec.name)
             field = "type" if "type" in changes else "variants"
             check_stored_rules(
                 conn, definition, field=f"$.flags[{index}].{field}", skip_environments=keys
@@ -423,7 +438,3 @@ def _absent_flag(
                 conn, flag_id=flag_store.get_flag_id(conn, name), environment=key
             )
             rule_store.delete_rule(conn, name, environment=key)
-
-
-def _path(location: tuple[int | str, ...]) -> str:
-    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)

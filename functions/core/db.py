@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from functions.core.errors import ServiceUnavailable
+from functions.core.errors import BadRequest, Conflict, ServiceUnavailable
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -47,6 +47,17 @@ def transaction(database_url: str) -> Iterator[Connection]:
             yield cast(Connection, conn)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise ServiceUnavailable("the database is unavailable") from exc
+    except psycopg.DataError as exc:
+        # Input checks come first; this is the last line, for a value the database still
+        # refuses (out of range, bad encoding). The client's, so 400, never a 500.
+        raise BadRequest(f"a value was refused: {exc.diag.message_primary}") from exc
+    except psycopg.IntegrityError as exc:
+        # Stores turn the conflicts they expect into precise errors; what is left is a
+        # concurrent change (e.g. an environment deleted while a flag was created in it).
+        raise Conflict(
+            "the change conflicts with a concurrent one; read again and retry",
+            constraint=exc.diag.constraint_name,
+        ) from exc
 
 
 def close_all() -> None:

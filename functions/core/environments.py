@@ -7,15 +7,24 @@ says nothing, so every seed script sees one world, as before.
 
 from __future__ import annotations
 
+import re
+
 from functions.core.auth_client import Caller
 from functions.core.errors import BadRequest, Forbidden
 
 ENVIRONMENT_PARAMETER = "environment"
 
 
+ENVIRONMENT_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
 def resolve_environment(caller: Caller, requested: str | None, *, default: str) -> str:
-    if requested is not None and requested == "":
-        raise BadRequest("query parameter 'environment' is empty", parameter="environment")
+    if requested is not None and not ENVIRONMENT_KEY.fullmatch(requested):
+        raise BadRequest(
+            "query parameter 'environment' must be 1 to 64 of a-z, 0-9, '_' and '-',"
+            " starting with a letter or digit",
+            parameter="environment",
+        )
     if caller.environment is not None:
         if requested is not None and requested != caller.environment:
             raise Forbidden(

@@ -12,7 +12,6 @@ served and it is not the off variant (so DISABLED, ERROR and FLAG_NOT_FOUND are 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 
 from functions.core import engine
@@ -24,7 +23,8 @@ from functions.core.models import EvaluationResult
 
 log = logging.getLogger(__name__)
 
-_FLAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+MAX_FLAG_NAME = 100
+"""New flags follow a stricter pattern, but any name the old schema stored is decided."""
 
 
 class EvaluationService:
@@ -66,7 +66,7 @@ class EvaluationService:
     def _resolve(
         self, flag_name: str, environment: str, context: Mapping[str, object]
     ) -> tuple[engine.Resolution, engine.FlagDefinition | None]:
-        if not _FLAG_NAME.match(flag_name):
+        if len(flag_name) > MAX_FLAG_NAME or not flag_name.isprintable():
             return engine.evaluate(None, False, None, context), None
         try:
             config = self._reader.get(flag_name, environment)

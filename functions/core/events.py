@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -77,16 +78,51 @@ def new_event(
     }
 
 
-def parse_body(body: bytes | str) -> tuple[str | None, list[EvaluationEvent]]:
-    """(pack_id or None, events with ids) from an SQS message body."""
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    pack_id: str | None
+    events: list[EvaluationEvent]
+    refused: list[str]
+    """One line per event that could not be read: its index and why."""
+
+
+def parse_body(body: bytes | str) -> ParsedBody:
+    """The events of an SQS message body, each with an id.
+
+    One unreadable event does not sink its pack: the others are returned and the bad
+    one is reported in `refused`. A body with nothing readable is InvalidEventBody.
+    """
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidEventBody(f"not JSON: {exc}") from None
+    if not (isinstance(document, dict) and "events" in document):
+        try:
+            return ParsedBody(None, [EvaluationEvent.model_validate(document).with_id()], [])
+        except ValidationError as exc:
+            raise InvalidEventBody(_problem(exc)) from None
     try:
-        if isinstance(document, dict) and "events" in document:
-            pack = EventPack.model_validate(document)
-            return pack.pack_id, [event.with_id() for event in pack.events]
-        return None, [EvaluationEvent.model_validate(document).with_id()]
+        envelope = _Envelope.model_validate(document)
     except ValidationError as exc:
-        raise InvalidEventBody(str(exc.errors(include_url=False, include_input=False))) from None
+        raise InvalidEventBody(_problem(exc)) from None
+    events, refused = [], []
+    for index, item in enumerate(envelope.events):
+        try:
+            events.append(EvaluationEvent.model_validate(item).with_id())
+        except ValidationError as exc:
+            refused.append(f"events[{index}]: {_problem(exc)}")
+    if not events:
+        raise InvalidEventBody("no readable event: " + "; ".join(refused[:5]))
+    return ParsedBody(envelope.pack_id, events, refused)
+
+
+class _Envelope(BaseModel):
+    pack_id: Text
+    events: list[object] = Field(min_length=1)
+
+
+def _problem(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )[:500]

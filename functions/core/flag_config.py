@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import redis
 import requests
@@ -26,7 +28,7 @@ import requests
 from functions.core import engine
 from functions.core.errors import EnvironmentNotFound, ServiceUnavailable, Unprocessable
 from functions.core.http_client import ThreadSessions
-from functions.core.notices import CONFIG_VERSION_KEY
+from functions.core.notices import CONFIG_VERSION_KEY, current_version
 from functions.core.rule_documents import flag_definition, referenced_segments
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,11 @@ class _Entry:
     version: int
     document: dict[str, Any]
     config: FlagConfig
+    born: float  # time.monotonic() when fetched: entries live at most the TTL
+
+
+MEMO_ENTRIES = 50_000
+"""Flags × environments one process remembers; the least recently used go first."""
 
 
 def build_config(
@@ -105,7 +112,8 @@ class FlagConfigReader:
         self._headers = {"Authorization": f"Bearer {service_api_key}"}
         self._ttl = ttl_seconds
         self._timeout = timeout
-        self._memo: dict[str, _Entry] = {}
+        self._memo: OrderedDict[str, _Entry] = OrderedDict()
+        self._memo_lock = threading.Lock()
         self._sessions = ThreadSessions()
 
     def get(self, name: str, environment: str) -> FlagConfig:
@@ -116,8 +124,8 @@ class FlagConfigReader:
         except redis.RedisError as exc:
             log.warning("redis unavailable; reading the flag functions", extra={"error": str(exc)})
             return self._fetch(name, environment, version=None)
-        version = int(raw_version) if raw_version is not None else 0
-        memo = self._memo.get(entry_key)
+        version = current_version(self._redis, raw_version)
+        memo = self._recall(entry_key)
         if memo is not None and memo.version == version:
             return memo.config
         if raw_entry is not None:
@@ -128,13 +136,13 @@ class FlagConfigReader:
 
     def _fetch(self, name: str, environment: str, *, version: int | None) -> FlagConfig:
         entry_key = f"{ENTRY_PREFIX}{environment}:{name}"
-        query = f"{name}?environment={environment}"
+        query = f"{quote(name, safe='')}?{urlencode({'environment': environment})}"
         try:
             flag = self._read(f"{self._flags_url}/flags/{query}")
             rule = self._read(f"{self._targeting_url}/rules/{query}") if flag is not None else None
             segments = self._segments(rule)
         except ServiceUnavailable:
-            memo = self._memo.get(entry_key)
+            memo = self._recall(entry_key, any_age=True)
             if memo is None:
                 raise
             log.warning("serving the last known configuration", extra={"flag_name": name})
@@ -166,8 +174,22 @@ class FlagConfigReader:
         self, entry_key: str, name: str, version: int, document: dict[str, Any]
     ) -> _Entry:
         config = build_config(name, document["flag"], document["rule"], document.get("segments"))
-        entry = _Entry(version, document, config)
-        self._memo[entry_key] = entry
+        entry = _Entry(version, document, config, time.monotonic())
+        with self._memo_lock:
+            self._memo[entry_key] = entry
+            self._memo.move_to_end(entry_key)
+            while len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        return entry
+
+    def _recall(self, entry_key: str, *, any_age: bool = False) -> _Entry | None:
+        """The remembered entry, if younger than the TTL (any age: last known good)."""
+        with self._memo_lock:
+            entry = self._memo.get(entry_key)
+            if entry is not None:
+                self._memo.move_to_end(entry_key)
+        if entry is None or (not any_age and time.monotonic() - entry.born > self._ttl):
+            return None
         return entry
 
     def _segments(self, rule: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -187,10 +209,12 @@ class FlagConfigReader:
         except requests.RequestException as exc:
             raise ServiceUnavailable("the flag configuration is unreachable") from exc
         if response.status_code == 404:
-            if response.json().get("code") == EnvironmentNotFound.code:
-                raise EnvironmentNotFound(
-                    response.json()["error"], environment=response.json().get("environment")
-                )
+            try:
+                missing = response.json()
+            except ValueError:
+                raise ServiceUnavailable("the flag configuration answered 404, not JSON") from None
+            if missing.get("code") == EnvironmentNotFound.code:
+                raise EnvironmentNotFound(missing["error"], environment=missing.get("environment"))
             return None
         if response.status_code in (401, 403):
             log.error("SERVICE_API_KEY was refused by the flag functions")

@@ -19,7 +19,7 @@ from functions.core import (
 from functions.core.cache import redis_client
 from functions.core.config_document import ConfigDocument
 from functions.core.db import Connection, transaction
-from functions.core.errors import Conflict
+from functions.core.errors import Conflict, Forbidden
 from functions.core.models import (
     CreateEnvironmentRequest,
     CreateFlagRequest,
@@ -124,10 +124,25 @@ class FlagService:
                 environment_store.get_environment(conn, environment)
             return config_sync.export_document(conn, None if environment is None else [environment])
 
-    def import_document(self, document: ConfigDocument, *, dry_run: bool) -> dict[str, Any]:
-        """The plan; without `dry_run` also carried out, in one transaction."""
+    def import_document(
+        self, document: ConfigDocument, *, dry_run: bool, bound_to: str | None
+    ) -> dict[str, Any]:
+        """The plan; without `dry_run` also carried out, in one transaction.
+
+        A key bound to one environment may change states and rules there, not what
+        every environment shares: the whole import is refused, nothing applied.
+        """
         with transaction(self._database_url) as conn:
             plan = config_sync.plan_and_apply(conn, document, apply=not dry_run)
+            shared = plan.shared_changes()
+            if bound_to is not None and shared:
+                raise Forbidden(
+                    f"this API key is bound to environment '{bound_to}' and cannot change"
+                    " what every environment shares (flag definitions, segments,"
+                    " environments)",
+                    key_environment=bound_to,
+                    shared_changes=shared[:20],
+                )
         applied = not dry_run and plan.changes_anything
         if applied:
             self._announce("import", ",".join(e.key for e in document.environments))

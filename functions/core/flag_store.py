@@ -224,3 +224,11 @@ def get_flag_id(conn: Connection, name: str) -> int:
     if row is None:
         raise _missing(name)
     return int(row["id"])
+
+
+_IMPORT_LOCK = 0x746D5F69  # "tm_i"
+
+
+def lock_imports(conn: Connection) -> None:
+    """One import at a time, until the transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))

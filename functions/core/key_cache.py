@@ -9,13 +9,23 @@ Three layers, nearest first:
    `ENTRY_TTL_SECONDS`;
 3. auth's `GET /validate` (see `auth_client`), which fills layer 2 as a side effect.
 
-Propagation. After committing a revocation, rotation or bootstrap retirement, auth
-bumps `tm:keys:version`, deletes the key's Redis entry and publishes the key id on
-`tm:keys:changes`. Each process subscribes with one thread; any notice empties its
-in-process layer (changes are rare; refilling costs one Redis GET per key). A grant
-is only stored if nothing changed while it was fetched: auth compares the version it
-read before querying the table (atomically, in Redis), readers compare a local
-generation. So a lookup racing a revocation cannot bring the revoked key back.
+Propagation. A revocation, rotation or bootstrap retirement is announced by auth
+*inside its database transaction, before the commit*: it bumps `tm:keys:version`,
+deletes the key's Redis entry and publishes the key id on `tm:keys:changes`, in one
+MULTI. If Redis refuses, auth rolls the change back and answers 503, so a change
+reported done never leaves a grant behind that contradicts it (a notice for a change
+that then fails to commit costs only a refetch). Each process subscribes with one
+thread; any notice empties its in-process layer (changes are rare; refilling costs one
+Redis GET per key). A grant is only stored if nothing changed while it was fetched:
+auth reads the version, then the key's row `FOR SHARE` (which waits for a change
+announced but not yet committed, and then sees it), and stores the grant only if the
+version is unchanged (atomically, in Redis); readers compare a local generation. So a
+lookup racing a revocation cannot bring the revoked key back.
+
+`ENTRY_TTL_SECONDS` is therefore not what makes a revocation take effect; it bounds
+what no notice can reach, such as a Redis failover that lost the last writes
+(replication is asynchronous) and with them a deletion. Two minutes costs one
+`/validate` per key per two minutes across the fleet.
 
 The 1 s bound. The listener pings Redis on its subscription connection every 0.25 s;
 a PONG proves every notice published before it has been handled. Entries are served
@@ -54,7 +64,7 @@ GRANT_PREFIX = "tm:keys:grant:"
 VERSION_KEY = "tm:keys:version"
 CHANGES_CHANNEL = "tm:keys:changes"
 USAGE_KEY = "tm:keys:last-used"
-ENTRY_TTL_SECONDS = 600
+ENTRY_TTL_SECONDS = 120
 TRUST_WINDOW = 0.75
 """Seconds an entry may be served without proof (a PONG) that no notice is pending."""
 PING_INTERVAL = 0.25

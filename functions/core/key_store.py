@@ -89,10 +89,14 @@ def create_key(
     return _to_key(row), plaintext
 
 
-def find_by_hash(conn: Connection, *, key_hash: str) -> ApiKey | None:
-    """The key with this hash in any state: the caller decides whether it is usable."""
+def find_by_hash(conn: Connection, *, key_hash: str, share_lock: bool = False) -> ApiKey | None:
+    """The key with this hash in any state: the caller decides whether it is usable.
+
+    `share_lock` waits for a change to the row that is not committed yet (a revocation
+    being announced) and then reads the row as that change left it."""
+    lock = " FOR SHARE" if share_lock else ""
     row = conn.execute(
-        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s{lock}", (key_hash,)
     ).fetchone()
     return _to_key(row) if row else None
 
@@ -153,6 +157,20 @@ def merge_last_used(conn: Connection, used: Mapping[int, datetime]) -> None:
         " WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)",
         (ids, [used[i] for i in ids]),
     )
+
+
+def retire_keys_named(
+    conn: Connection, *, name: str, keep_id: int, expires_at: datetime
+) -> list[ApiKey]:
+    """Make the other usable keys with this name expire at `expires_at` (a grace period);
+    keys that expire sooner already are left alone, so a second run extends nothing."""
+    rows = conn.execute(
+        "UPDATE api_keys SET expires_at = %s"
+        " WHERE name = %s AND id <> %s AND is_active"
+        f" AND (expires_at IS NULL OR expires_at > %s) RETURNING {_KEY_COLUMNS}",
+        (expires_at, name, keep_id, expires_at),
+    ).fetchall()
+    return [_to_key(row) for row in rows]
 
 
 def deactivate_keys_named(conn: Connection, *, name: str, keep_id: int) -> list[ApiKey]:

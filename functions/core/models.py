@@ -13,6 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 FlagName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+"""What a new flag may be called."""
+StoredFlagName = Annotated[str, StringConstraints(pattern=r"^[^/\x00-\x1f\x7f]{1,100}$")]
+"""What a flag may already be called: databases migrated from the old schema hold
+names like "New checkout v2", which must stay addressable, exportable and importable."""
 EnvironmentKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 EnvironmentName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
@@ -66,7 +70,7 @@ class UpdateFlagRequest(RequestBody):
 
 
 class CreateRuleRequest(RequestBody):
-    flag_name: FlagName
+    flag_name: StoredFlagName
     rules: dict[str, Any] | list[Any]
     is_enabled: bool = True
 

@@ -4,12 +4,17 @@ Writers bump a monotonic configuration version and publish what changed. Readers
 tag what they cache with the version they read *before* fetching, so an entry
 fetched during a write is already stale when the write's bump lands: no cache is
 ever flushed by hand.
+
+The counter starts from a random base whenever Redis has none (first use, or Redis
+restarted empty), so a version seen before a restart is never seen again after it:
+a cache tagged with an old version cannot pass for current.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 
 import redis
 
@@ -23,13 +28,15 @@ def announce_change(client: redis.Redis, *, kind: str, name: str) -> int | None:
     """Bump the version and publish the change; returns the new version.
 
     The write it follows is already committed, so a Redis failure here is logged and
-    not raised: the reader's cache TTL bounds how long the change can go unseen.
+    not raised: the readers' cache lifetime (CONFIG_CACHE_TTL_SECONDS) bounds how long
+    the change can go unseen.
     """
     try:
         pipe = client.pipeline(transaction=True)
+        pipe.set(CONFIG_VERSION_KEY, _random_base(), nx=True)
         pipe.incr(CONFIG_VERSION_KEY)
         results = pipe.execute()
-        version = int(results[0])
+        version = int(results[1])
         client.publish(
             CHANGES_CHANNEL, json.dumps({"version": version, "kind": kind, "name": name})
         )
@@ -41,6 +48,14 @@ def announce_change(client: redis.Redis, *, kind: str, name: str) -> int | None:
         return None
 
 
-def current_version(client: redis.Redis) -> int:
-    raw = client.get(CONFIG_VERSION_KEY)
-    return int(raw) if raw is not None else 0
+def current_version(client: redis.Redis, raw: object = None) -> int:
+    """The version (`raw`: as already read with other keys); starts a new epoch if none."""
+    if raw is None:
+        client.set(CONFIG_VERSION_KEY, _random_base(), nx=True)
+        raw = client.get(CONFIG_VERSION_KEY)
+    assert isinstance(raw, bytes | str)
+    return int(raw)
+
+
+def _random_base() -> int:
+    return secrets.randbelow(2**52) + 2**20

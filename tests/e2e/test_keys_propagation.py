@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 
 from functions.core.key_cache import TRUST_WINDOW
+from functions.devstack.processes import free_port
 from functions.devstack.stack import DevStack
 
 pytestmark = pytest.mark.e2e
@@ -91,6 +94,41 @@ def test_revoke__key_cached_by_two_functions__refused_by_both_within_a_second(
     delays = [_refused_after(url, key, started) for url in urls]
     print(f"revocation seen after {', '.join(f'{d * 1000:.1f} ms' for d in delays)}")
     assert max(delays) < 1.0
+
+
+def test_revoke__auth_cannot_reach_redis__503_until_a_retry_that_flags_sees_within_a_second(
+    stack: DevStack, function_client: Callable[[str, dict[str, str]], FlaskClient]
+) -> None:
+    # Given a key served from the flags function's cache, and an auth process on the
+    # same keys table whose Redis is a closed port (it cannot announce anything)
+    created = _create_key(stack, scopes=["read"])
+    key = created["key"]
+    url = f"{stack.url_of('flags')}/flags"
+    _warm(url, key)
+    cut_off = function_client(
+        "auth",
+        {
+            "DATABASE_URL": stack.auth_database_url,
+            "MASTER_KEY": stack.master_key,
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        },
+    )
+    # When that auth is asked to revoke the key
+    refused = cut_off.post(
+        f"/admin/keys/{created['id']}/revoke",
+        headers={"Authorization": f"Bearer {stack.master_key}"},
+    )
+    # Then it does not report a revocation flags would contradict: 503, naming Redis,
+    # and auth and flags both still accept the key
+    assert refused.status_code == 503, refused.get_data(as_text=True)
+    assert refused.get_json()["dependency"] == "redis"
+    time.sleep(2)
+    assert _call("GET", f"{stack.url_of('auth')}/validate", key).status_code == 200
+    assert _call("GET", url, key).status_code == 200
+    # And a retry through an auth that reaches Redis is seen by flags within a second
+    started = time.monotonic()
+    assert _admin(stack, "POST", f"/admin/keys/{created['id']}/revoke").status_code == 200
+    assert _refused_after(url, key, started) < 1.0
 
 
 def test_expiry__key_cached_by_flags__refused_once_expired(stack: DevStack) -> None:

@@ -320,21 +320,62 @@ def test_audit__bad_paging__400(client: FlaskClient, query: str) -> None:
     assert client.get(f"/admin/audit?{query}", headers=MASTER).status_code == 400
 
 
-def test_environment_keys__bound_keys__counts_active_ones_for_any_valid_key(
+def test_environment_keys__bound_keys__counts_active_ones_for_a_write_key_bound_there(
     client: FlaskClient,
 ) -> None:
     # Given two keys bound to staging (one revoked), one to production and one unbound
-    reader = _create(client, scopes=["evaluate"], environment="staging")
+    writer = _create(client, scopes=["write"], environment="staging")
     revoked = _create(client, environment="staging")
     client.post(f"/admin/keys/{revoked['id']}/revoke", headers=MASTER)
     _create(client, environment="production")
     _create(client)
-    # When any valid key asks how many keys staging has
-    response = client.get("/environments/staging/keys", headers=_bearer(reader["key"]))
+    # When a write key bound to staging asks how many keys staging has
+    response = client.get("/environments/staging/keys", headers=_bearer(writer["key"]))
     # Then only the active one bound to staging counts
     assert response.status_code == 200
     assert response.get_json() == {"environment": "staging", "active_keys": 1}
     assert client.get("/environments/qa/keys", headers=MASTER).get_json()["active_keys"] == 0
+
+
+@pytest.mark.parametrize(
+    ("scopes", "environment"),
+    [(["write"], None), (["admin"], None), (["write", "read"], "qa"), (["write"], "staging")],
+)
+def test_environment_keys__unbound_or_own_environment_write_or_admin_key__200(
+    client: FlaskClient, scopes: list[str], environment: str | None
+) -> None:
+    # Given a key that may manage environments: unbound (as the flags function forwards
+    # when deleting one), or bound to the environment it asks about
+    key = _create(client, scopes=scopes, environment=environment)["key"]
+    asked = environment or "staging"
+    # When it asks / Then it is answered
+    response = client.get(f"/environments/{asked}/keys", headers=_bearer(key))
+    assert response.status_code == 200
+    assert response.get_json()["environment"] == asked
+
+
+@pytest.mark.parametrize(
+    ("scopes", "environment", "named"),
+    [
+        (["write"], "production", "production"),
+        (["read", "write", "evaluate"], "qa", "qa"),
+        (["evaluate"], None, "write"),
+        (["read"], None, "write"),
+        (["evaluate"], "staging", "write"),
+    ],
+)
+def test_environment_keys__key_bound_elsewhere_or_without_write__403(
+    client: FlaskClient, scopes: list[str], environment: str | None, named: str
+) -> None:
+    # Given a key bound to another environment, or one that may not manage environments
+    key = _create(client, scopes=scopes, environment=environment)["key"]
+    _create(client, environment="staging")
+    # When it asks how many keys staging has
+    response = client.get("/environments/staging/keys", headers=_bearer(key))
+    # Then it is refused, saying why, and learns no count
+    assert response.status_code == 403
+    assert named in response.get_json()["error"]
+    assert "active_keys" not in response.get_json()
 
 
 def test_environment_keys__bad_name_or_no_key__400_and_401(client: FlaskClient) -> None:

@@ -20,7 +20,7 @@ def _received(sqs: Any, queue_url: str) -> list[str]:
         if not messages:
             return users
         for message in messages:
-            users += [event.user_id for event in parse_body(message["Body"])[1]]
+            users += [event.user_id for event in parse_body(message["Body"]).events]
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 

@@ -1,41 +1,161 @@
-"""Bootstrap's service key: read scope only, the previous one retired, all audited."""
+"""Bootstrap's service key: read scope only, the previous one retired after a grace
+period (or at once), all audited and announced; nothing changes when Redis cannot be
+told."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 import redis
+from flask.testing import FlaskClient
 
-from functions.bootstrap import SERVICE_KEY_NAME, provision_service_key
+from functions.bootstrap import SERVICE_KEY_NAME, main, provision_service_key
 from functions.core import key_cache
+from functions.core.errors import ServiceUnavailable
 from functions.core.keys import hash_key
 from functions.core.schema import migrate
+from functions.devstack.processes import free_port
 
 DatabaseFactory = Callable[[str], str]
+ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 
 
-def test_provision_service_key__run_twice__one_active_read_key_and_the_old_one_announced(
-    fresh_database: DatabaseFactory, redis_url: str
+@pytest.fixture
+def auth_db(fresh_database: DatabaseFactory) -> str:
+    url = fresh_database("auth")
+    migrate(url, ["auth"])
+    return url
+
+
+def _share(client: redis.Redis, key: str) -> None:
+    """The grant auth would have published after evaluation used the key."""
+    grant = key_cache.Grant(1, SERVICE_KEY_NAME, frozenset({"read"}), None, None)
+    key_cache.share_grant(client, hash_key(key), grant, version=key_cache.keys_version(client))
+
+
+def _expiries(url: str) -> list[tuple[str, bool, datetime | None]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT key_hash, is_active, expires_at FROM api_keys ORDER BY id")
+        return [(str(h), bool(a), e) for h, a, e in rows.fetchall()]
+
+
+def test_provision_service_key__run_twice__old_key_works_for_ten_minutes_and_is_announced(
+    fresh_database: DatabaseFactory, function_client: ClientFactory, redis_url: str
 ) -> None:
     # Given a migrated auth database, and a first service key shared in Redis
     url = fresh_database("auth")
     migrate(url, ["auth"])
     client = redis.Redis.from_url(redis_url)
     first = provision_service_key(url, redis_url=redis_url)
-    grant = key_cache.Grant(1, SERVICE_KEY_NAME, frozenset({"read"}), None, None)
-    key_cache.share_grant(client, hash_key(first), grant, version=key_cache.keys_version(client))
+    _share(client, first)
     version = key_cache.keys_version(client)
-    # When bootstrap runs again
+    # When bootstrap runs again (a deploy), with the default grace period
     second = provision_service_key(url, redis_url=redis_url)
-    # Then only the new key is active, with exactly the read scope, and the old one is
-    # gone from every cache; the audit says bootstrap did it
+    # Then the new key is active with exactly the read scope, and the old one still
+    # works, for ten minutes: its stale grant is gone from every cache, and the audit
+    # says bootstrap rotated it to the new key
+    soon = datetime.now(UTC) + timedelta(seconds=600)
     with psycopg.connect(url) as conn:
-        keys = conn.execute(
-            "SELECT key_hash, is_active, scopes FROM api_keys ORDER BY id"
+        keys = conn.execute("SELECT id, key_hash, is_active, scopes FROM api_keys ORDER BY id")
+        (old_id, *old), (new_id, *new) = keys.fetchall()
+        audit = conn.execute(
+            "SELECT action, key_id, new_key_id, actor FROM api_key_audit ORDER BY id"
         ).fetchall()
-        audit = conn.execute("SELECT action, actor FROM api_key_audit ORDER BY id").fetchall()
-    assert keys == [(hash_key(first), False, ["read"]), (hash_key(second), True, ["read"])]
-    assert audit == [("create", "bootstrap"), ("create", "bootstrap"), ("revoke", "bootstrap")]
+    assert old == [hash_key(first), True, ["read"]]
+    assert new == [hash_key(second), True, ["read"]]
+    (_, _, ends), (_, _, never) = _expiries(url)
+    assert ends is not None and abs((ends - soon).total_seconds()) < 30
+    assert never is None
+    assert audit == [
+        ("create", old_id, None, "bootstrap"),
+        ("create", new_id, None, "bootstrap"),
+        ("rotate", old_id, new_id, "bootstrap"),
+    ]
     assert key_cache.keys_version(client) == version + 1
     assert client.get(key_cache.GRANT_PREFIX + hash_key(first)) is None
+    auth = function_client(
+        "auth", {"DATABASE_URL": url, "MASTER_KEY": "m" * 16, "REDIS_URL": redis_url}
+    )
+    validated = auth.get("/validate", headers={"Authorization": f"Bearer {first}"})
+    assert validated.status_code == 200
+    assert datetime.fromisoformat(validated.get_json()["expires_at"]) == ends
+
+
+def test_provision_service_key__third_run__grace_of_older_keys_never_extended(
+    auth_db: str,
+) -> None:
+    # Given two runs: the first key is in its grace period
+    provision_service_key(auth_db, grace_seconds=60)
+    provision_service_key(auth_db, grace_seconds=60)
+    (_, _, first_ends), *_ = _expiries(auth_db)
+    # When a third run asks for a longer grace
+    provision_service_key(auth_db, grace_seconds=3600)
+    # Then the first key still ends when it did; the second gets the new grace
+    (_, _, still), (_, _, second_ends), (_, _, never) = _expiries(auth_db)
+    assert first_ends is not None and second_ends is not None
+    assert still == first_ends
+    assert second_ends > first_ends + timedelta(minutes=50)
+    assert never is None
+
+
+def test_provision_service_key__no_grace__old_key_revoked_at_once(
+    auth_db: str, redis_url: str
+) -> None:
+    # Given a first service key
+    first = provision_service_key(auth_db, redis_url=redis_url)
+    # When bootstrap runs again with no grace period
+    second = provision_service_key(auth_db, redis_url=redis_url, grace_seconds=0)
+    # Then only the new key is active, and the audit records a revocation
+    assert [(h, a) for h, a, _ in _expiries(auth_db)] == [
+        (hash_key(first), False),
+        (hash_key(second), True),
+    ]
+    with psycopg.connect(auth_db) as conn:
+        actions = conn.execute("SELECT action FROM api_key_audit ORDER BY id").fetchall()
+    assert actions == [("create",), ("create",), ("revoke",)]
+
+
+def test_provision_service_key__redis_unreachable__raises_and_changes_nothing(
+    auth_db: str, redis_url: str
+) -> None:
+    # Given a first service key
+    first = provision_service_key(auth_db, redis_url=redis_url)
+    # When bootstrap runs again but cannot reach Redis to announce the retirement
+    with pytest.raises(ServiceUnavailable) as raised:
+        provision_service_key(auth_db, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    # Then it says why, and neither minted a key nor retired the old one
+    assert "Redis" in raised.value.message
+    assert _expiries(auth_db) == [(hash_key(first), True, None)]
+
+
+def test_main__grace_seconds_option__old_key_ends_then(
+    auth_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a first service key
+    provision_service_key(auth_db)
+    # When bootstrap runs from the command line with a 5-second grace period
+    status = main(["--auth-url", auth_db, "--grace-seconds", "5"])
+    # Then it prints the new key, and the old one ends five seconds later
+    printed = capsys.readouterr().out.strip()
+    (_, _, ends), (new_hash, _, _) = _expiries(auth_db)
+    assert status == 0
+    assert new_hash == hash_key(printed)
+    assert ends is not None
+    assert abs((ends - datetime.now(UTC)).total_seconds() - 5) < 3
+
+
+def test_main__redis_unreachable__exit_1_naming_redis(
+    auth_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a first service key, whose retirement must be announced
+    provision_service_key(auth_db)
+    # When bootstrap runs again but cannot reach Redis
+    status = main(["--auth-url", auth_db, "--redis-url", f"redis://127.0.0.1:{free_port()}/0"])
+    # Then it fails with a message, and prints no key
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out == ""
+    assert "Redis" in captured.err

@@ -31,9 +31,9 @@ def test_parse_body__seed_bare_event__one_event_with_stable_id() -> None:
     first = parse_body(body)
     second = parse_body(body)
     # Then it is one event, not a pack, with the same derived id both times
-    assert first[0] is None
-    assert len(first[1]) == 1
-    assert first[1][0].event_id == second[1][0].event_id
+    assert first.pack_id is None
+    assert len(first.events) == 1
+    assert first.events[0].event_id == second.events[0].event_id
 
 
 def test_parse_body__pack__every_event_keeps_its_id() -> None:
@@ -51,7 +51,8 @@ def test_parse_body__pack__every_event_keeps_its_id() -> None:
     ]
     body = json.dumps({"pack_id": "p-1", "events": events})
     # When it is parsed
-    pack_id, parsed = parse_body(body)
+    result = parse_body(body)
+    pack_id, parsed = result.pack_id, result.events
     # Then the pack id and both event ids survive
     assert pack_id == "p-1"
     assert [e.event_id for e in parsed] == [e["event_id"] for e in events]
@@ -95,5 +96,27 @@ def test_published_schema__models__match_events_folder(name: str, model: type[Ba
 @pytest.mark.parametrize("sample", sorted((EVENTS_DIR / "samples").glob("*.json")))
 def test_samples__events_folder__parse(sample: Path) -> None:
     # Given / When / Then every sample body is accepted by analytics
-    _, events = parse_body(sample.read_bytes())
-    assert events
+    assert parse_body(sample.read_bytes()).events
+
+
+def test_parse_body__pack_with_one_bad_event__others_kept_bad_one_reported() -> None:
+    # Given a pack of three events whose second has an environment too long to store
+    good = [
+        new_event(
+            user_id=f"u{i}",
+            flag_name="f",
+            result=True,
+            environment="production",
+            variant="on",
+            reason="DEFAULT",
+        )
+        for i in range(2)
+    ]
+    bad = {**good[0], "event_id": "x", "environment": "p" * 600}
+    body = json.dumps({"pack_id": "p-2", "events": [good[0], bad, good[1]]})
+    # When it is parsed
+    parsed = parse_body(body)
+    # Then the two good events survive and the bad one is named by its index
+    assert [e.user_id for e in parsed.events] == ["u0", "u1"]
+    assert len(parsed.refused) == 1
+    assert parsed.refused[0].startswith("events[1]: environment")

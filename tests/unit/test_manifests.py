@@ -41,6 +41,8 @@ def test_service__autoscaling_and_resources__sized_and_on_the_revision_template(
     # Then autoscaling lives on the revision template only, admin functions scale to zero,
     # the hot path never does, and every container has requests and a memory limit
     assert "annotations" not in service["metadata"]
+    visibility = service["metadata"].get("labels", {}).get("networking.knative.dev/visibility")
+    assert visibility == ("cluster-local" if name == "analytics" else None)
     assert annotations["autoscaling.knative.dev/metric"] == "concurrency"
     expected_min = "1" if name == "evaluation" else "0"
     assert annotations["autoscaling.knative.dev/min-scale"] == expected_min

@@ -1,0 +1,90 @@
+"""Untrusted request documents (JSON or YAML) turned into plain values, safely.
+
+Checked once here so no layer below has to: nesting depth (deep documents exhaust
+the parser's and the validators' recursion), NUL characters (PostgreSQL refuses them
+in text), unpaired surrogates (`"\\ud800"` is valid JSON but not storable UTF-8), and
+YAML aliases (a few hundred bytes of nested aliases expand into billions of nodes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from functions.core.errors import BadRequest
+
+MAX_DEPTH = 64
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        document = json.loads(raw)
+    except RecursionError:
+        raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    check_values(document)
+    return document
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases are not accepted")
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(raw: bytes) -> Any:
+    try:
+        document = yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
+    except RecursionError:
+        raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels") from None
+    except yaml.YAMLError as exc:
+        raise BadRequest(f"the body is not valid YAML: {exc}") from None
+    check_values(document)
+    return document
+
+
+def check_values(document: Any) -> None:
+    """Refuse what no store can keep, walking iteratively (depth is what is checked)."""
+    pending: list[tuple[Any, int, str]] = [(document, 0, "$")]
+    while pending:
+        value, depth, path = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels", field=path)
+        if isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(str(key), path)
+                pending.append((item, depth + 1, f"{path}.{key}"))
+        elif isinstance(value, list):
+            pending.extend(_items(value, depth, path))
+
+
+def _items(values: list[Any], depth: int, path: str) -> Iterable[tuple[Any, int, str]]:
+    return ((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(values))
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise BadRequest("text may not contain NUL characters", field=path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("text contains an unpaired UTF-16 surrogate", field=path) from None
+
+
+def check_query(values: Iterable[str]) -> None:
+    """Path and query strings: werkzeug has decoded them; NUL may still be there."""
+    for value in values:
+        if "\x00" in value:
+            raise BadRequest("the URL may not contain NUL characters (%00)")
+
+
+def json_path(location: Iterable[int | str]) -> str:
+    """`("flags", 1, "name")` → `$.flags[1].name`: how every 422 points at a field."""
+    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)

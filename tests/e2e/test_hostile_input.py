@@ -1,0 +1,181 @@
+"""Input that once reached a 500, a stale answer or another environment, over real
+HTTP: each now gets a clear 4xx, and nothing is written."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from functions.devstack.stack import DevStack
+
+pytestmark = pytest.mark.e2e
+
+DEEP = b'{"name": "deep", "description": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+def _send(
+    stack: DevStack,
+    key: str,
+    function: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+) -> requests.Response:
+    return requests.request(
+        method,
+        stack.url_of(function) + path,
+        data=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "method", "path", "body", "content_type"),
+    [
+        ("flags", "POST", "/flags", DEEP, "application/json"),
+        (
+            "flags",
+            "POST",
+            "/flags",
+            b'{"name": "nul_desc", "description": "a\\u0000b"}',
+            "application/json",
+        ),
+        (
+            "flags",
+            "POST",
+            "/flags",
+            b'{"name": "sur", "description": "\\ud800"}',
+            "application/json",
+        ),
+        ("flags", "GET", "/flags/a%00b", None, "application/json"),
+        ("flags", "GET", "/flags?tag=a%00", None, "application/json"),
+        ("targeting", "GET", "/segments/a%00b", None, "application/json"),
+        (
+            "evaluation",
+            "GET",
+            "/evaluate?user_id=u&flag_name=f&environment=production%23x",
+            None,
+            "application/json",
+        ),
+        (
+            "evaluation",
+            "POST",
+            "/evaluate",
+            b'{"flag_name": "f", "context": {"user_id": "\\ud800"}}',
+            "application/json",
+        ),
+        (
+            "flags",
+            "POST",
+            "/import?dry_run=true",
+            b"a0: &a0 [1, 1, 1]\na1: &a1 [*a0, *a0, *a0]\nversion: 1",
+            "application/yaml",
+        ),
+    ],
+)
+def test_hostile_request__any_function__400_json(
+    stack: DevStack,
+    api_key: str,
+    function: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    content_type: str,
+) -> None:
+    # Given / When
+    response = _send(stack, api_key, function, method, path, body, content_type)
+    # Then
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+
+
+def test_admin_keys__nul_in_name__400_and_no_key(stack: DevStack) -> None:
+    # Given / When
+    response = _send(
+        stack, stack.master_key, "auth", "POST", "/admin/keys", b'{"name": "a\\u0000b"}'
+    )
+    # Then
+    assert response.status_code == 400, response.text
+
+
+def test_import__bound_key_changing_shared_definition_or_segment__403_nothing_applied(
+    stack: DevStack, api_key: str
+) -> None:
+    # Given a flag on in production and a staging-bound key
+    flag = f"shared_{uuid.uuid4().hex[:6]}"
+    flags = stack.url_of("flags")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert (
+        requests.post(
+            f"{flags}/flags", headers=headers, timeout=10, json={"name": flag, "is_enabled": True}
+        ).status_code
+        == 201
+    )
+    bound = requests.post(
+        f"{stack.url_of('auth')}/admin/keys",
+        timeout=10,
+        headers={"Authorization": f"Bearer {stack.master_key}"},
+        json={"name": "staging-app", "environment": "staging"},
+    ).json()["key"]
+    exported: dict[str, Any] = requests.get(
+        f"{flags}/export", headers={"Authorization": f"Bearer {bound}"}, timeout=10
+    ).json()
+    spec = next(f for f in exported["flags"] if f["name"] == flag)
+    # When the bound key imports its environment's document with the flag archived
+    spec["archived"] = True
+    archived = requests.post(
+        f"{flags}/import", json=exported, timeout=30, headers={"Authorization": f"Bearer {bound}"}
+    )
+    # And with a new segment
+    spec["archived"] = False
+    exported["segments"] = [*(exported.get("segments") or []), {"key": f"evil-{flag}"}]
+    segment = requests.post(
+        f"{flags}/import", json=exported, timeout=30, headers={"Authorization": f"Bearer {bound}"}
+    )
+    # Then both are refused, and production still decides as before
+    assert archived.status_code == 403, archived.text
+    assert segment.status_code == 403, segment.text
+    answer = requests.get(
+        f"{stack.url_of('evaluation')}/evaluate",
+        headers=headers,
+        timeout=10,
+        params={"user_id": "u1", "flag_name": flag},
+    ).json()
+    assert answer["result"] is True
+    assert (
+        requests.get(
+            f"{stack.url_of('targeting')}/segments/evil-{flag}", headers=headers, timeout=10
+        ).status_code
+        == 404
+    )
+
+
+def test_evaluate__flag_name_the_old_schema_allowed__decided(stack: DevStack, api_key: str) -> None:
+    # Given a flag stored before names were restricted (as a migrated database has them)
+    name = f"New Checkout:v2 {uuid.uuid4().hex[:4]}"
+    with psycopg.connect(stack.flags_database_url) as conn:
+        flag_id = conn.execute(
+            "INSERT INTO flags (name) VALUES (%s) RETURNING id", (name,)
+        ).fetchone()
+        assert flag_id is not None
+        conn.execute(
+            "INSERT INTO flag_states (flag_id, environment, is_enabled)"
+            " VALUES (%s, 'production', TRUE)",
+            (flag_id[0],),
+        )
+    # When it is evaluated
+    answer = requests.get(
+        f"{stack.url_of('evaluation')}/evaluate",
+        timeout=10,
+        headers={"Authorization": f"Bearer {api_key}"},
+        params={"user_id": "u1", "flag_name": name},
+    ).json()
+    # Then it answers as the flag says, not FLAG_NOT_FOUND
+    assert answer["result"] is True, answer
+    assert answer["reason"] == "DEFAULT"
