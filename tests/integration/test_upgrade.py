@@ -3,6 +3,7 @@ same decisions (issue: environments, "the upgrade test")."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,22 @@ SEED_DATA = [
     ("thirty", True, {"type": "PERCENTAGE", "value": 30}),
     ("rule_disabled", True, "disabled"),
 ]
+
+
+def _seed_decisions(
+    flag: dict[str, Any] | None, rule: dict[str, Any] | None, name: str
+) -> list[bool]:
+    """The old system's decision, written out from DESIGN.md §2 without our engine."""
+    decisions = []
+    for user in USERS:
+        if flag is None or not flag["is_enabled"]:
+            decisions.append(False)
+        elif rule is None or not rule["is_enabled"]:
+            decisions.append(True)
+        else:
+            digest = hashlib.sha1((user + name).encode()).digest()
+            decisions.append(int.from_bytes(digest[:4], "big") % 100 < rule["rules"]["value"])
+    return decisions
 
 
 def _decisions(flag: dict[str, Any] | None, rule: dict[str, Any] | None, name: str) -> list[Any]:
@@ -59,7 +76,7 @@ def test_upgrade__foundation_database_with_data__same_decisions_after_migration(
             rule = conn.execute(
                 "SELECT is_enabled, rules FROM targeting_rules WHERE flag_name = %s", (name,)
             ).fetchone()
-            before[name] = _decisions(flag, rule, name)
+            before[name] = _seed_decisions(flag, rule, name)
 
     # When it is migrated forward with the current sql/
     applied = migrate(url, ["flags", "targeting"])
