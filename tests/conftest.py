@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 
 import functions
 from functions.core import cache, db
-from functions.core.schema import sql_dir
+from functions.core.schema import migrate, sql_dir
 from functions.devstack.aws import client, ensure_analytics_table, ensure_queue
 from functions.devstack.moto import MotoServer
 from functions.devstack.postgres import PrivatePostgres, create_database, drop_database
@@ -208,3 +208,11 @@ def sql_up_to(tmp_path: Path) -> SqlUpTo:
         return root
 
     return copy
+
+
+@pytest.fixture
+def auth_db(fresh_database: DatabaseFactory) -> str:
+    """A new auth database, migrated."""
+    url = fresh_database("auth")
+    migrate(url, ["auth"])
+    return url

@@ -9,18 +9,9 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from functions.core.schema import migrate
-
 MASTER_KEY = "admin-secreto-123"
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
-
-
-@pytest.fixture
-def auth_db(fresh_database: DatabaseFactory) -> str:
-    url = fresh_database("auth")
-    migrate(url, ["auth"])
-    return url
 
 
 @pytest.fixture

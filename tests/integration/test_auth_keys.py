@@ -27,13 +27,6 @@ MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 
 @pytest.fixture
-def auth_db(fresh_database: DatabaseFactory) -> str:
-    url = fresh_database("auth")
-    migrate(url, ["auth"])
-    return url
-
-
-@pytest.fixture
 def shared_redis(redis_url: str) -> redis.Redis:
     client = redis.Redis.from_url(redis_url)
     client.delete(key_cache.VERSION_KEY, key_cache.USAGE_KEY)

@@ -21,20 +21,12 @@ from functions.core.auth_service import Actor, AuthService, announce
 from functions.core.db import transaction
 from functions.core.errors import Unauthorized
 from functions.core.key_models import CreateKeyRequest
-from functions.core.schema import migrate
 from functions.devstack.processes import free_port
 
 MASTER_KEY = "admin-secreto-123"
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
-
-
-@pytest.fixture
-def auth_db(fresh_database: DatabaseFactory) -> str:
-    url = fresh_database("auth")
-    migrate(url, ["auth"])
-    return url
 
 
 def _auth(function_client: ClientFactory, database_url: str, redis_url: str) -> FlaskClient:

@@ -36,9 +36,8 @@ def test_parse_body__seed_bare_event__one_event_with_stable_id() -> None:
     assert first.events[0].event_id == second.events[0].event_id
 
 
-def test_parse_body__pack__every_event_keeps_its_id() -> None:
-    # Given a pack of two producer-made events
-    events = [
+def _events(count: int) -> list[dict[str, object]]:
+    return [
         new_event(
             user_id=f"u{i}",
             flag_name="f",
@@ -47,8 +46,13 @@ def test_parse_body__pack__every_event_keeps_its_id() -> None:
             variant="on",
             reason="DEFAULT",
         )
-        for i in range(2)
+        for i in range(count)
     ]
+
+
+def test_parse_body__pack__every_event_keeps_its_id() -> None:
+    # Given a pack of two producer-made events
+    events = _events(2)
     body = json.dumps({"pack_id": "p-1", "events": events})
     # When it is parsed
     result = parse_body(body)
@@ -101,17 +105,7 @@ def test_samples__events_folder__parse(sample: Path) -> None:
 
 def test_parse_body__pack_with_one_bad_event__others_kept_bad_one_reported() -> None:
     # Given a pack of three events whose second has an environment too long to store
-    good = [
-        new_event(
-            user_id=f"u{i}",
-            flag_name="f",
-            result=True,
-            environment="production",
-            variant="on",
-            reason="DEFAULT",
-        )
-        for i in range(2)
-    ]
+    good = _events(2)
     bad = {**good[0], "event_id": "x", "environment": "p" * 600}
     body = json.dumps({"pack_id": "p-2", "events": [good[0], bad, good[1]]})
     # When it is parsed
