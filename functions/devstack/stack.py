@@ -218,11 +218,13 @@ class DevStack:
     def stop(self) -> None:
         """Stop everything this stack started, newest first. Safe to call twice."""
         self._forwarder_stop.set()
-        for process in self._functions.values():
-            self._stopping(process.name, process.terminate)  # they shut down side by side
         if self._forwarder_thread is not None:
+            # First, so it never delivers to an analytics that is already going away;
+            # what is still queued stays in SQS for the next run.
             self._forwarder_thread.join(timeout=self.forwarder_wait_seconds + 15)
             self._forwarder_thread = None
+        for process in self._functions.values():
+            self._stopping(process.name, process.terminate)  # they shut down side by side
         for target in reversed(list(self._functions)):
             self._stopping(target, self._functions.pop(target).stop)
         if self._moto is not None:
