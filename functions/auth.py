@@ -18,8 +18,8 @@ from functions.core.auth_service import AuthService
 from functions.core.config import AuthSettings
 from functions.core.errors import BadRequest
 from functions.core.key_models import CreateKeyRequest, EnvironmentKeys, RotateKeyRequest
-from functions.core.keys import is_environment_name
 from functions.core.logs import configure_logging
+from functions.core.names import ENVIRONMENT_RULE, is_environment_name
 from functions.core.readiness import Check, database_check, redis_check
 from functions.web import Router, add_probes, bearer_token, int_query, json_response, read_json
 
@@ -133,8 +133,7 @@ def environment_keys(request: flask.Request, environment: str) -> flask.Response
     service().authorize_key_count(bearer_token(request), environment)
     if not is_environment_name(environment):
         raise BadRequest(
-            "an environment name is 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter"
-            " or digit",
+            f"an environment name is {ENVIRONMENT_RULE}",
             field="environment",
         )
     count = service().active_keys_in(environment)

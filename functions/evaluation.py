@@ -13,7 +13,7 @@ from functions.core.auth_client import AuthClient
 from functions.core.cache import redis_client
 from functions.core.config import EvaluationSettings
 from functions.core.errors import BadRequest
-from functions.core.evaluation_service import EvaluationService
+from functions.core.evaluation_service import MAX_FLAG_NAME, EvaluationService
 from functions.core.event_publisher import EventPublisher, sqs_sender
 from functions.core.flag_config import FlagConfigReader
 from functions.core.logs import configure_logging
@@ -86,12 +86,16 @@ def _required(request: flask.Request, name: str, limit: int) -> str:
     return value
 
 
+def _environment(request: flask.Request) -> str:
+    caller = authenticate(request, auth_client(), scope="evaluate")
+    return acting_environment(request, caller, default=settings().default_environment)
+
+
 @router.route("/evaluate", "GET")
 def evaluate(request: flask.Request) -> flask.Response:
-    caller = authenticate(request, auth_client(), scope="evaluate")
-    environment = acting_environment(request, caller, default=settings().default_environment)
+    environment = _environment(request)
     user_id = _required(request, "user_id", MAX_USER_ID)
-    flag_name = _required(request, "flag_name", 100)
+    flag_name = _required(request, "flag_name", MAX_FLAG_NAME)
     attributes = {k: v for k, v in request.args.items() if k not in RESERVED_PARAMETERS}
     return json_response(
         service().evaluate(
@@ -104,8 +108,7 @@ def evaluate(request: flask.Request) -> flask.Response:
 def evaluate_context(request: flask.Request) -> flask.Response:
     """`{"flag_name", "context": {"user_id" | "targetingKey", ...attributes}}`: typed
     attributes (numbers, booleans, lists) for the conditions that compare them."""
-    caller = authenticate(request, auth_client(), scope="evaluate")
-    environment = acting_environment(request, caller, default=settings().default_environment)
+    environment = _environment(request)
     body = read_json(request, EvaluateRequest)
     return json_response(
         service().evaluate(

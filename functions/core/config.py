@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from functions.core.errors import ConfigError
+from functions.core.names import ENVIRONMENT_PATTERN
 
 
 def _url_with_scheme(*schemes: str) -> AfterValidator:
@@ -30,7 +31,7 @@ def _url_with_scheme(*schemes: str) -> AfterValidator:
 PostgresUrl = Annotated[str, _url_with_scheme("postgres", "postgresql")]
 RedisUrl = Annotated[str, _url_with_scheme("redis", "rediss", "unix")]
 HttpUrl = Annotated[str, _url_with_scheme("http", "https")]
-EnvironmentKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+EnvironmentKey = Annotated[str, Field(pattern=ENVIRONMENT_PATTERN)]
 
 
 class Settings(BaseModel):

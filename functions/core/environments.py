@@ -7,23 +7,17 @@ says nothing, so every seed script sees one world, as before.
 
 from __future__ import annotations
 
-import re
-
 from functions.core.auth_client import Caller
 from functions.core.errors import BadRequest, Forbidden
+from functions.core.names import ENVIRONMENT_RULE, is_environment_name
 
 ENVIRONMENT_PARAMETER = "environment"
 
 
-ENVIRONMENT_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-
-
 def resolve_environment(caller: Caller, requested: str | None, *, default: str) -> str:
-    if requested is not None and not ENVIRONMENT_KEY.fullmatch(requested):
+    if requested is not None and not is_environment_name(requested):
         raise BadRequest(
-            "query parameter 'environment' must be 1 to 64 of a-z, 0-9, '_' and '-',"
-            " starting with a letter or digit",
-            parameter="environment",
+            f"query parameter 'environment' must be {ENVIRONMENT_RULE}", parameter="environment"
         )
     if caller.environment is not None:
         if requested is not None and requested != caller.environment:

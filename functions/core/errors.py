@@ -60,11 +60,6 @@ class PayloadTooLarge(ToggleMasterError):
     code = "payload_too_large"
 
 
-class UnsupportedMediaType(ToggleMasterError):
-    status = 415
-    code = "unsupported_media_type"
-
-
 class Unprocessable(ToggleMasterError):
     """The body is well-formed but says something that cannot hold (a bad rule)."""
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from functions.core.keys import ENVIRONMENT_PATTERN
 from functions.core.models import KeyName, RequestBody
+from functions.core.names import ENVIRONMENT_PATTERN
 
 Scope = Literal["admin", "write", "read", "evaluate"]
 EnvironmentName = Annotated[str, Field(pattern=ENVIRONMENT_PATTERN)]

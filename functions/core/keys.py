@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 
 KEY_PREFIX = "tm_key_"
@@ -24,9 +23,6 @@ MAX_KEY_LENGTH = 200
 
 SCOPES = ("admin", "write", "read", "evaluate")
 SEED_SCOPES = frozenset({"read", "write", "evaluate"})
-
-ENVIRONMENT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_ENVIRONMENT = re.compile(ENVIRONMENT_PATTERN)
 
 
 def generate_key() -> str:
@@ -49,10 +45,6 @@ def looks_like_key(presented: str | None) -> bool:
         and presented.startswith(KEY_PREFIX)
         and len(presented) <= MAX_KEY_LENGTH
     )
-
-
-def is_environment_name(name: str) -> bool:
-    return _ENVIRONMENT.fullmatch(name) is not None
 
 
 def same_secret(given: str, expected: str) -> bool:

@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from functions.core.names import ENVIRONMENT_PATTERN
+
 FlagName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 """What a new flag may be called."""
 StoredFlagName = Annotated[str, StringConstraints(pattern=r"^[^/\x00-\x1f\x7f]{1,100}$")]
 """What a flag may already be called: databases migrated from the old schema hold
 names like "New checkout v2", which must stay addressable, exportable and importable."""
-EnvironmentKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+EnvironmentKey = Annotated[str, StringConstraints(pattern=ENVIRONMENT_PATTERN)]
 EnvironmentName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 
+from functions.core.names import is_environment_name
+
 COMPONENTS_BY_DATABASE = {"auth": ("auth",), "config": ("flags", "targeting")}
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _LOCK_ID = 0x746D5F6D  # "tm_m": one advisory lock for every migration run
@@ -52,7 +54,7 @@ class Migration:
 def default_environment() -> str:
     """Where a migration puts what existed before environments (DEFAULT_ENVIRONMENT)."""
     value = os.environ.get("DEFAULT_ENVIRONMENT") or "production"
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", value):
+    if not is_environment_name(value):
         raise MigrationError(f"DEFAULT_ENVIRONMENT '{value}' is not a valid environment key")
     return value
 
