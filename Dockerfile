@@ -22,5 +22,5 @@ USER 10001
 EXPOSE 8080
 # The same server command `make dev` runs: functions-framework reads FUNCTION_TARGET,
 # FUNCTION_SOURCE and PORT from the environment. Migrations run as a Job:
-#   python -m functions.migrate   (AUTH_DATABASE_URL, CONFIG_DATABASE_URL)
+#   python -m functions.commands.migrate   (AUTH_DATABASE_URL, CONFIG_DATABASE_URL)
 CMD ["functions-framework"]

@@ -36,14 +36,14 @@ unit: $(STAMP) ## the unit tests only (no servers)
 
 migrate: $(STAMP) ## apply sql/ migrations (to the make-dev stack, or DATABASE_URL)
 	@if [ -z "$$DATABASE_URL$$AUTH_DATABASE_URL" ] && [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
-	$(BIN)/python -m functions.migrate
+	$(BIN)/python -m functions.commands.migrate
 
 bench: $(STAMP) ## benchmarks: the engine's decision time; evaluate vs hello over HTTP (wrk)
 	$(BIN)/python tests/bench/bench_engine.py
 	$(BIN)/python tests/bench/bench_evaluate.py
 
 schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
-	$(BIN)/python -m functions.core.schemas
+	$(BIN)/python -m functions.commands.schemas
 
 clean: ## remove the virtualenv and local state (.run/)
 	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .hypothesis
@@ -51,4 +51,4 @@ clean: ## remove the virtualenv and local state (.run/)
 apply: $(STAMP) ## apply a configuration file: make apply FILE=flags.yaml [DRY_RUN=1]
 	@test -n "$(FILE)" || { echo "usage: make apply FILE=flags.yaml [DRY_RUN=1]"; exit 2; }
 	@if [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
-	$(BIN)/python -m functions.cli apply "$(FILE)" $(if $(DRY_RUN),--dry-run)
+	$(BIN)/python -m functions.commands.cli apply "$(FILE)" $(if $(DRY_RUN),--dry-run)

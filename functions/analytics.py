@@ -9,61 +9,50 @@ target cannot. A 2xx means stored: anything else makes the source redeliver.
 
 from __future__ import annotations
 
-import functools
-import logging
 import os
 
 import flask
 import functions_framework
-from botocore.exceptions import BotoCoreError, ClientError
 from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import from_http
 
-from functions.core import aws
-from functions.core.analytics_store import AnalyticsStore
-from functions.core.config import AnalyticsSettings
-from functions.core.errors import BadRequest, ServiceUnavailable
-from functions.core.events import SQS_MAX_MESSAGE_BYTES, InvalidEventBody, parse_body
-from functions.core.logs import configure_logging
-from functions.core.readiness import Check
-from functions.web import Router, add_probes, json_response, read_limited
+from functions.core.adapters import aws
+from functions.core.adapters.readiness import dynamodb_table_check
+from functions.core.errors import BadRequest
+from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES
+from functions.core.services.analytics import AnalyticsService
+from functions.core.settings import AnalyticsSettings
+from functions.core.stores.analytics import AnalyticsStore
+from functions.http.probes import add_probes
+from functions.http.requests import read_limited
+from functions.http.responses import json_response
+from functions.http.router import Router
+from functions.http.startup import once
 
 router = Router()
-log = logging.getLogger("togglemaster.analytics")
 
 
-@functools.cache
+@once
 def settings() -> AnalyticsSettings:
     return AnalyticsSettings.from_env(os.environ)
 
 
-@functools.cache
-def store() -> AnalyticsStore:
+@once
+def dynamodb() -> object:
     config = settings()
-    dynamodb = aws.client("dynamodb", config.aws_region, config.aws_endpoint_url)
-    return AnalyticsStore(client=dynamodb, table=config.aws_dynamodb_table)
+    return aws.client("dynamodb", config.aws_region, config.aws_endpoint_url)
 
 
-def configure() -> None:
-    """Start-up: validate the configuration before the server takes requests."""
-    configure_logging("analytics", settings().log_level)
+@once
+def service() -> AnalyticsService:
+    store = AnalyticsStore(client=dynamodb(), table=settings().aws_dynamodb_table)
+    return AnalyticsService(store=store)
 
 
-def _table_check() -> Check:
-    def check() -> dict[str, object]:
-        config = settings()
-        try:
-            aws.client("dynamodb", config.aws_region, config.aws_endpoint_url).describe_table(
-                TableName=config.aws_dynamodb_table
-            )
-        except (BotoCoreError, ClientError) as exc:
-            return {"ok": False, "error": f"AWS_DYNAMODB_TABLE: {exc.__class__.__name__}: {exc}"}
-        return {"ok": True}
-
-    return check
-
-
-add_probes(router, lambda: {"dynamodb": _table_check()})
+add_probes(
+    router,
+    lambda: {"dynamodb": dynamodb_table_check(dynamodb(), settings().aws_dynamodb_table)},
+)
 
 
 @router.route("/", "POST")
@@ -75,30 +64,7 @@ def receive(request: flask.Request) -> flask.Response:
         raise BadRequest(f"not a CloudEvent: {exc}") from None
     data = cloud_event.get_data()
     raw = data if isinstance(data, bytes | str) else flask.json.dumps(data)
-    try:
-        parsed = parse_body(raw)
-    except InvalidEventBody as exc:
-        # Refused, not acknowledged: after its redeliveries the queue moves it to the DLQ.
-        log.error(
-            "event body refused", extra={"ce_id": cloud_event["id"], "problem": str(exc)[:500]}
-        )
-        raise BadRequest(f"not an evaluation event or pack: {str(exc)[:500]}") from None
-    if parsed.refused:
-        log.error(
-            "events refused from a pack; the rest are stored",
-            extra={
-                "pack_id": parsed.pack_id,
-                "refused": len(parsed.refused),
-                "problems": parsed.refused[:5],
-            },
-        )
-    try:
-        store().put_events(parsed.events, pack_id=parsed.pack_id)
-    except (BotoCoreError, ClientError, RuntimeError) as exc:
-        raise ServiceUnavailable(f"events not stored: {exc.__class__.__name__}") from exc
-    return json_response(
-        {"stored": len(parsed.events), "refused": len(parsed.refused), "pack_id": parsed.pack_id}
-    )
+    return json_response(service().receive(raw, delivery_id=str(cloud_event["id"])))
 
 
 @functions_framework.http

@@ -7,32 +7,36 @@ that is unbound or bound to `<env>`.
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 
 import flask
 import functions_framework
 
-from functions.core.auth_service import AuthService
-from functions.core.config import AuthSettings
+from functions.core.adapters.readiness import Check, database_check, redis_check
 from functions.core.errors import BadRequest
-from functions.core.key_models import CreateKeyRequest, EnvironmentKeys, RotateKeyRequest
-from functions.core.logs import configure_logging
+from functions.core.models.keys import CreateKeyRequest, EnvironmentKeys, RotateKeyRequest
 from functions.core.names import ENVIRONMENT_RULE, is_environment_name
-from functions.core.readiness import Check, database_check, redis_check
-from functions.web import Router, add_probes, bearer_token, int_query, json_response, read_json
+from functions.core.services.keys import AuthService
+from functions.core.settings import AuthSettings
+from functions.http.probes import add_probes
+from functions.http.requests import bearer_token, int_query, read_json
+from functions.http.responses import json_response
+from functions.http.router import Router
+from functions.http.startup import once
 
 router = Router()
-MAX_AUDIT_PAGE = 1000
 
 
-@functools.cache
+@once
 def settings() -> AuthSettings:
     return AuthSettings.from_env(os.environ)
 
 
-@functools.cache
+MAX_AUDIT_PAGE = 1000
+
+
+@once
 def service() -> AuthService:
     config = settings()
     return AuthService(
@@ -58,11 +62,6 @@ class _Counters:
 counters = _Counters()
 
 
-def configure() -> None:
-    """Start-up: validate the configuration before the server takes requests."""
-    configure_logging("auth", settings().log_level)
-
-
 def _checks() -> dict[str, Check]:
     config = settings()
     checks = {"database": database_check(config.database_url, ["auth"])}
@@ -84,7 +83,7 @@ def create_key(request: flask.Request) -> flask.Response:
 @router.route("/admin/keys", "GET")
 def list_keys(request: flask.Request) -> flask.Response:
     service().authorize_admin(bearer_token(request))
-    return json_response([key.model_dump(mode="json") for key in service().list_keys()])
+    return json_response(service().list_keys())
 
 
 @router.route("/admin/keys/<int:key_id>", "GET")
@@ -102,8 +101,7 @@ def revoke_key(request: flask.Request, key_id: int) -> flask.Response:
 @router.route("/admin/keys/<int:key_id>/rotate", "POST")
 def rotate_key(request: flask.Request, key_id: int) -> flask.Response:
     actor = service().authorize_admin(bearer_token(request))
-    empty = not request.get_data(cache=True).strip()
-    body = RotateKeyRequest.model_validate({}) if empty else read_json(request, RotateKeyRequest)
+    body = read_json(request, RotateKeyRequest, optional=True)
     return json_response(service().rotate_key(key_id, body, actor=actor), status=201)
 
 
@@ -113,7 +111,7 @@ def audit(request: flask.Request) -> flask.Response:
     limit = int_query(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
     before_id = int_query(request, "before_id", default=None, low=1, high=2**63 - 1)
     entries = service().audit(limit=limit or 1, before_id=before_id)
-    return json_response([entry.model_dump(mode="json") for entry in entries])
+    return json_response(entries)
 
 
 @router.route("/admin/stats", "GET")

@@ -2,48 +2,43 @@
 
 from __future__ import annotations
 
-import functools
 import os
 
 import flask
 import functions_framework
 
-from functions.core import aws
-from functions.core.auth_client import AuthClient
-from functions.core.cache import redis_client
-from functions.core.config import EvaluationSettings
-from functions.core.errors import BadRequest
-from functions.core.evaluation_service import MAX_FLAG_NAME, EvaluationService
-from functions.core.event_publisher import EventPublisher, sqs_sender
-from functions.core.flag_config import FlagConfigReader
-from functions.core.logs import configure_logging
-from functions.core.models import MAX_USER_ID, EvaluateRequest
-from functions.core.readiness import redis_check
-from functions.web import (
-    Router,
-    acting_environment,
-    add_probes,
-    authenticate,
-    json_response,
-    read_json,
-)
+from functions.core.adapters import aws
+from functions.core.adapters.config_api import ConfigApi
+from functions.core.adapters.readiness import redis_check
+from functions.core.adapters.redis_clients import redis_client
+from functions.core.events.publisher import EventPublisher, sqs_sender
+from functions.core.models.evaluation import EvaluateRequest
+from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
+from functions.core.services.evaluation import EvaluationService
+from functions.core.settings import EvaluationSettings
+from functions.core.snapshot.reader import FlagReader
+from functions.http.access import KeyCheck
+from functions.http.probes import add_probes
+from functions.http.requests import read_json, text_query
+from functions.http.responses import json_response
+from functions.http.router import Router
+from functions.http.startup import once
 
 router = Router()
 
-RESERVED_PARAMETERS = {"user_id", "flag_name", "environment"}
 
-
-@functools.cache
+@once
 def settings() -> EvaluationSettings:
     return EvaluationSettings.from_env(os.environ)
 
 
-@functools.cache
-def auth_client() -> AuthClient:
-    return AuthClient(settings().auth_service_url, redis_url=settings().redis_url)
+keys = KeyCheck(settings)
 
 
-@functools.cache
+RESERVED_PARAMETERS = {"user_id", "flag_name", "environment"}
+
+
+@once
 def publisher() -> EventPublisher:
     config = settings()
     sqs = aws.client("sqs", config.aws_region, config.aws_endpoint_url)
@@ -54,48 +49,30 @@ def publisher() -> EventPublisher:
     )
 
 
-@functools.cache
+@once
 def service() -> EvaluationService:
     config = settings()
-    reader = FlagConfigReader(
-        redis_client=redis_client(config.redis_url),
+    source = ConfigApi(
         flag_service_url=config.flag_service_url,
         targeting_service_url=config.targeting_service_url,
         service_api_key=config.service_api_key,
+    )
+    reader = FlagReader(
+        redis_client=redis_client(config.redis_url),
+        source=source,
         ttl_seconds=config.config_cache_ttl_seconds,
     )
     return EvaluationService(reader=reader, publisher=publisher())
 
 
-def configure() -> None:
-    """Start-up: validate the configuration before the server takes requests."""
-    configure_logging("evaluation", settings().log_level)
-
-
 add_probes(router, lambda: {"redis": redis_check(settings().redis_url)})
-
-
-def _required(request: flask.Request, name: str, limit: int) -> str:
-    value = request.args.get(name, "")
-    if not value:
-        raise BadRequest(f"query parameter '{name}' is required", parameter=name)
-    if len(value) > limit:
-        raise BadRequest(
-            f"query parameter '{name}' is longer than {limit} characters", parameter=name
-        )
-    return value
-
-
-def _environment(request: flask.Request) -> str:
-    caller = authenticate(request, auth_client(), scope="evaluate")
-    return acting_environment(request, caller, default=settings().default_environment)
 
 
 @router.route("/evaluate", "GET")
 def evaluate(request: flask.Request) -> flask.Response:
-    environment = _environment(request)
-    user_id = _required(request, "user_id", MAX_USER_ID)
-    flag_name = _required(request, "flag_name", MAX_FLAG_NAME)
+    environment = keys.environment(request, "evaluate")
+    user_id = text_query(request, "user_id", limit=MAX_USER_ID)
+    flag_name = text_query(request, "flag_name", limit=MAX_FLAG_NAME)
     attributes = {k: v for k, v in request.args.items() if k not in RESERVED_PARAMETERS}
     return json_response(
         service().evaluate(
@@ -108,7 +85,7 @@ def evaluate(request: flask.Request) -> flask.Response:
 def evaluate_context(request: flask.Request) -> flask.Response:
     """`{"flag_name", "context": {"user_id" | "targetingKey", ...attributes}}`: typed
     attributes (numbers, booleans, lists) for the conditions that compare them."""
-    environment = _environment(request)
+    environment = keys.environment(request, "evaluate")
     body = read_json(request, EvaluateRequest)
     return json_response(
         service().evaluate(

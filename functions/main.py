@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from functions.core.errors import ConfigError
+from functions.http.startup import start
 
 TARGETS = ("auth", "flags", "targeting", "evaluation", "analytics")
 
@@ -21,7 +22,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(name)
     module = importlib.import_module(f"functions.{name}")
     try:
-        module.configure()
+        start(name, module.settings)
     except ConfigError as exc:
         print(f"togglemaster-{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -8,7 +8,6 @@ and ``TEST_AWS_ENDPOINT_URL`` point the fixtures at servers you run yourself ins
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -23,13 +22,15 @@ import pytest
 from flask.testing import FlaskClient
 
 import functions
-from functions.core import cache, db
-from functions.core.schema import migrate, sql_dir
+from functions.core.adapters import db
+from functions.core.adapters import redis_clients as cache
+from functions.core.adapters.migrations import migrate, sql_dir
 from functions.devstack.aws import client, ensure_analytics_table, ensure_queue
 from functions.devstack.moto import MotoServer
 from functions.devstack.postgres import PrivatePostgres, create_database, drop_database
 from functions.devstack.processes import free_port
 from functions.devstack.redis_server import PrivateRedis
+from functions.http import startup
 
 TEST_REGION = "us-east-1"
 
@@ -163,14 +164,8 @@ ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 
 
 def _reset(target: str) -> None:
-    module = importlib.import_module(f"functions.{target}")
-    client_getter = getattr(module, "auth_client", None)
-    if client_getter is not None and client_getter.cache_info().currsize:
-        client_getter().close()  # stops its change-notice listener before Redis goes
-    for name in ("settings", "service", "auth_client", "store", "publisher"):
-        getter = getattr(module, name, None)
-        if getter is not None and hasattr(getter, "cache_clear"):
-            getter.cache_clear()
+    """Forget the settings, services and clients the target built (and stop their threads)."""
+    startup.reset(f"functions.{target}")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """One exception hierarchy for every function.
 
 Each subclass carries its HTTP status and a stable machine-readable `code`, so the
-single mapping in `functions.web` can turn any of them into the JSON error body
+single mapping in `functions.http.router` can turn any of them into the JSON error body
 without a handler ever building an error by hand.
 """
 
@@ -23,6 +23,13 @@ class ToggleMasterError(Exception):
 
     def to_body(self) -> dict[str, Any]:
         return {"error": self.message, "code": self.code, **self.details}
+
+
+class InternalError(ToggleMasterError):
+    """What the client sees of a bug: nothing but the correlation id to report."""
+
+    status = 500
+    code = "internal_error"
 
 
 class BadRequest(ToggleMasterError):

@@ -86,9 +86,6 @@ class PrivatePostgres:
         """URL of the maintenance database ``postgres``."""
         return f"postgresql://{_SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
-    def url_for(self, name: str) -> str:
-        return database_url(self.base_url, name)
-
     def start(self) -> str:
         """Initialise the cluster if needed, start it, wait for connections; the base URL."""
         initdb = self._binary("initdb")

@@ -139,13 +139,13 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _default_migrate(database_url: str, components: Sequence[str]) -> list[str]:
-    from functions.migrate import migrate
+    from functions.commands.migrate import migrate
 
     return migrate(database_url, components)
 
 
 def _default_provision_service_key(auth_database_url: str, redis_url: str) -> str:
-    from functions.bootstrap import provision_service_key
+    from functions.commands.bootstrap import provision_service_key
 
     return provision_service_key(auth_database_url, redis_url=redis_url)
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from functions.core.schema import migrate
+from functions.core.adapters.migrations import migrate
 from functions.devstack.processes import free_port
 from functions.devstack.stack import DevStack, StackPorts
 

@@ -15,9 +15,9 @@ import requests
 import yaml
 from flask.testing import FlaskClient
 
-from functions.cli import main as cli
+from functions.commands.cli import main as cli
 from functions.core import engine
-from functions.core.flag_config import build_config
+from functions.core.mappers.evaluation import compiled_flag
 from functions.devstack.stack import DevStack
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +62,7 @@ def populated(stack: DevStack, api_key: str) -> list[str]:
 
 
 def _decide(flag_row: dict[str, Any], rule_row: dict[str, Any] | None, flag: str) -> list[object]:
-    config = build_config(flag, flag_row, rule_row)
+    config = compiled_flag(name=flag, flag=flag_row, rule=rule_row)
     return [
         engine.evaluate(config.definition, config.enabled, config.ruleset, {"user_id": u}).value
         for u in USERS

@@ -14,7 +14,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from functions.core.key_cache import TRUST_WINDOW
+from functions.core.keys.cache import TRUST_WINDOW
 from functions.devstack.processes import free_port
 from functions.devstack.stack import DevStack
 

@@ -12,7 +12,7 @@ import requests
 from flask.testing import FlaskClient
 
 from functions.core import engine
-from functions.core.flag_config import build_config
+from functions.core.mappers.evaluation import compiled_flag
 from functions.devstack.stack import DevStack
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +102,9 @@ def test_export_import__typed_flag_and_segment__same_decisions_and_idempotent(
     state = mine["environments"]["staging"]
     rule = {"is_enabled": state["rule"]["enabled"], "rules": state["rule"]["rules"]}
     segments = {s["key"]: s for s in copy["segments"]}
-    config = build_config(flag, {**mine, "is_enabled": state["enabled"]}, rule, segments)
+    config = compiled_flag(
+        name=flag, flag={**mine, "is_enabled": state["enabled"]}, rule=rule, segments=segments
+    )
     assert config.definition is not None and config.definition.kind is engine.FlagKind.STRING
     for context in CONTEXTS:
         decided = engine.evaluate(
@@ -190,4 +192,5 @@ def test_import__type_change_another_environment_rule_uses__422_on_type(
     assert answer.status_code == 422, answer.get_data(as_text=True)
     assert answer.get_json()["field"] == "$.flags[0].type"
     assert answer.get_json()["environment"] == "production"
-    assert empty_flags.get("/flags/typed", headers=headers).get_json()["type"] == "string"
+    got = empty_flags.get("/flags/typed", headers=headers).get_json()
+    assert got.get("type") == "string", got

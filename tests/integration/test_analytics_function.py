@@ -13,7 +13,7 @@ from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 from flask.testing import FlaskClient
 
-from functions.core.events import new_event
+from functions.core.events.schema import new_event
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 SQS_SOURCE = {

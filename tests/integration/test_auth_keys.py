@@ -17,8 +17,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from functions.core import key_cache
-from functions.core.schema import migrate, sql_dir
+from functions.core.adapters.migrations import migrate, sql_dir
+from functions.core.keys import publishing
+from functions.core.models.keys import Grant
+from functions.core.redis_keys import KEY_GRANT_PREFIX, KEY_USAGE, KEYS_VERSION
 
 MASTER_KEY = "admin-secreto-123"
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
@@ -29,7 +31,7 @@ MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 @pytest.fixture
 def shared_redis(redis_url: str) -> redis.Redis:
     client = redis.Redis.from_url(redis_url)
-    client.delete(key_cache.VERSION_KEY, key_cache.USAGE_KEY)
+    client.delete(KEYS_VERSION, KEY_USAGE)
     return client
 
 
@@ -403,16 +405,16 @@ def test_validate__valid_key__grant_shared_in_redis_and_dropped_on_revoke(
     # Given a validated key
     created = _create(client, scopes=["read"])
     assert _valid(client, created["key"])
-    entry = key_cache.GRANT_PREFIX + hashlib.sha256(created["key"].encode()).hexdigest()
+    entry = KEY_GRANT_PREFIX + hashlib.sha256(created["key"].encode()).hexdigest()
     shared = shared_redis.get(entry)
-    version = key_cache.keys_version(shared_redis)
+    version = publishing.keys_version(shared_redis)
     # When it is revoked
     client.post(f"/admin/keys/{created['id']}/revoke", headers=MASTER)
     # Then the shared grant was there, and is gone with the version bumped
     assert shared is not None
-    assert key_cache.Grant.from_json(shared).scopes == {"read"}
+    assert Grant.from_json(shared).scopes == {"read"}
     assert shared_redis.get(entry) is None
-    assert key_cache.keys_version(shared_redis) == version + 1
+    assert publishing.keys_version(shared_redis) == version + 1
 
 
 def test_logs__whole_lifecycle__never_a_key_or_hash(

@@ -7,9 +7,9 @@ import time
 import uuid
 from typing import Any
 
-from functions.core import aws
-from functions.core.event_publisher import EventPublisher, sqs_sender
-from functions.core.events import new_event, parse_body
+from functions.core.adapters import aws
+from functions.core.events.publisher import EventPublisher, sqs_sender
+from functions.core.events.schema import new_event, parse_body
 
 
 def _received(sqs: Any, queue_url: str) -> list[str]:

@@ -12,11 +12,13 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from functions.bootstrap import SERVICE_KEY_NAME, main, provision_service_key
-from functions.core import key_cache
+from functions.commands.bootstrap import SERVICE_KEY_NAME, main, provision_service_key
+from functions.core.adapters.migrations import migrate
 from functions.core.errors import ServiceUnavailable
-from functions.core.keys import hash_key
-from functions.core.schema import migrate
+from functions.core.keys import publishing
+from functions.core.keys.material import hash_key
+from functions.core.models.keys import Grant
+from functions.core.redis_keys import KEY_GRANT_PREFIX
 from functions.devstack.processes import free_port
 
 DatabaseFactory = Callable[[str], str]
@@ -32,8 +34,8 @@ def auth_db(fresh_database: DatabaseFactory) -> str:
 
 def _share(client: redis.Redis, key: str) -> None:
     """The grant auth would have published after evaluation used the key."""
-    grant = key_cache.Grant(1, SERVICE_KEY_NAME, frozenset({"read"}), None, None)
-    key_cache.share_grant(client, hash_key(key), grant, version=key_cache.keys_version(client))
+    grant = Grant(1, SERVICE_KEY_NAME, frozenset({"read"}), None, None)
+    publishing.share_grant(client, hash_key(key), grant, version=publishing.keys_version(client))
 
 
 def _expiries(url: str) -> list[tuple[str, bool, datetime | None]]:
@@ -51,7 +53,7 @@ def test_provision_service_key__run_twice__old_key_works_for_ten_minutes_and_is_
     client = redis.Redis.from_url(redis_url)
     first = provision_service_key(url, redis_url=redis_url)
     _share(client, first)
-    version = key_cache.keys_version(client)
+    version = publishing.keys_version(client)
     # When bootstrap runs again (a deploy), with the default grace period
     second = provision_service_key(url, redis_url=redis_url)
     # Then the new key is active with exactly the read scope, and the old one still
@@ -74,8 +76,8 @@ def test_provision_service_key__run_twice__old_key_works_for_ten_minutes_and_is_
         ("create", new_id, None, "bootstrap"),
         ("rotate", old_id, new_id, "bootstrap"),
     ]
-    assert key_cache.keys_version(client) == version + 1
-    assert client.get(key_cache.GRANT_PREFIX + hash_key(first)) is None
+    assert publishing.keys_version(client) == version + 1
+    assert client.get(KEY_GRANT_PREFIX + hash_key(first)) is None
     auth = function_client(
         "auth", {"DATABASE_URL": url, "MASTER_KEY": "m" * 16, "REDIS_URL": redis_url}
     )

@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from functions.core import key_cache
-from functions.core.key_cache import TRUST_WINDOW, Grant, KeyCache
+from functions.core.keys import publishing
+from functions.core.keys.cache import TRUST_WINDOW, KeyCache
+from functions.core.models.keys import Grant
+from functions.core.redis_keys import KEY_GRANT_PREFIX
 from functions.devstack.processes import free_port
 
 CacheFactory = Callable[..., KeyCache]
@@ -55,8 +57,8 @@ def test_share_grant__version_unchanged__readers_find_it(
 ) -> None:
     # Given a grant shared at the current version
     key_hash = uuid.uuid4().hex
-    stored = key_cache.share_grant(
-        client, key_hash, _grant(), version=key_cache.keys_version(client)
+    stored = publishing.share_grant(
+        client, key_hash, _grant(), version=publishing.keys_version(client)
     )
     # When a reader looks in Redis / Then
     assert stored
@@ -66,11 +68,11 @@ def test_share_grant__version_unchanged__readers_find_it(
 def test_share_grant__key_changed_since_version_read__not_stored(client: redis.Redis) -> None:
     # Given a validation that read the version, then a revocation announced meanwhile
     key_hash = uuid.uuid4().hex
-    version = key_cache.keys_version(client)
-    key_cache.announce_key_change(client, key_ids=[7], hashes=[key_hash])
+    version = publishing.keys_version(client)
+    publishing.announce_key_change(client, key_ids=[7], hashes=[key_hash])
     # When the validation shares what it read / Then it is refused
-    assert not key_cache.share_grant(client, key_hash, _grant(), version=version)
-    assert client.get(key_cache.GRANT_PREFIX + key_hash) is None
+    assert not publishing.share_grant(client, key_hash, _grant(), version=version)
+    assert client.get(KEY_GRANT_PREFIX + key_hash) is None
 
 
 def test_announce__two_processes_holding_the_grant__both_drop_it_within_a_second(
@@ -78,7 +80,7 @@ def test_announce__two_processes_holding_the_grant__both_drop_it_within_a_second
 ) -> None:
     # Given two processes serving a grant from memory, long after they fetched it
     key_hash = uuid.uuid4().hex
-    key_cache.share_grant(client, key_hash, _grant(), version=key_cache.keys_version(client))
+    publishing.share_grant(client, key_hash, _grant(), version=publishing.keys_version(client))
     caches = [make_cache(), make_cache()]
     for cache in caches:
         _listening(cache)
@@ -87,7 +89,7 @@ def test_announce__two_processes_holding_the_grant__both_drop_it_within_a_second
     assert all(cache.lookup(key_hash) == _grant() for cache in caches)
     # When the key's change is announced
     started = time.monotonic()
-    key_cache.announce_key_change(client, key_ids=[7], hashes=[key_hash])
+    publishing.announce_key_change(client, key_ids=[7], hashes=[key_hash])
     # Then both stop serving it within a second, and Redis no longer has it
     while any(cache.lookup(key_hash) is not None for cache in caches):
         assert time.monotonic() - started < 1.0
@@ -117,7 +119,7 @@ def test_note_use__many_requests__one_batch_keeping_the_latest_time(
 ) -> None:
     # Given a key used by two processes, the later use first in Redis
     key_id = int(uuid.uuid4().int % 1_000_000_000)
-    key_cache.note_usage(client, {key_id: time.time() + 3600})
+    publishing.note_usage(client, {key_id: time.time() + 3600})
     cache = make_cache(usage_flush_seconds=0.2)
     _listening(cache)
     # When the other process notes many uses and flushes
@@ -125,8 +127,8 @@ def test_note_use__many_requests__one_batch_keeping_the_latest_time(
         cache.note_use(key_id)
     time.sleep(0.6)
     # Then the set holds the latest time, not the one flushed last
-    assert key_cache.read_usage(client)[key_id] > time.time() + 3000
+    assert publishing.read_usage(client)[key_id] > time.time() + 3000
     other = key_id + 1
     cache.note_use(other)
     time.sleep(0.6)
-    assert abs(key_cache.read_usage(client)[other] - time.time()) < 5
+    assert abs(publishing.read_usage(client)[other] - time.time()) < 5

@@ -16,11 +16,13 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from functions.core import key_cache, key_store
-from functions.core.auth_service import Actor, AuthService, announce
-from functions.core.db import transaction
+from functions.core.adapters.db import transaction
 from functions.core.errors import Unauthorized
-from functions.core.key_models import CreateKeyRequest
+from functions.core.keys.publishing import announce
+from functions.core.models.keys import CreateKeyRequest
+from functions.core.redis_keys import KEY_GRANT_PREFIX
+from functions.core.services.keys import Actor, AuthService
+from functions.core.stores import keys as key_store
 from functions.devstack.processes import free_port
 
 MASTER_KEY = "admin-secreto-123"
@@ -40,7 +42,7 @@ def _closed_port() -> str:
 
 
 def _grant_entry(key: str) -> str:
-    return key_cache.GRANT_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+    return KEY_GRANT_PREFIX + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _shared_key(client: FlaskClient, shared: redis.Redis) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from functions.core.schema import MigrationError, migrate, sql_dir
-from functions.migrate import main as migrate_main
+from functions.commands.migrate import main as migrate_main
+from functions.core.adapters.migrations import MigrationError, migrate, sql_dir
 
 DatabaseFactory = Callable[[str], str]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from functions.core.schema import migrate
+from functions.core.adapters.migrations import migrate
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]

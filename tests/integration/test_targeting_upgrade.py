@@ -12,17 +12,17 @@ import psycopg
 from psycopg.rows import dict_row
 
 from functions.core import engine
-from functions.core.db import transaction
-from functions.core.flag_config import build_config
-from functions.core.flag_store import get_flag
-from functions.core.schema import migrate
+from functions.core.adapters.db import transaction
+from functions.core.adapters.migrations import migrate
+from functions.core.mappers.evaluation import compiled_flag
+from functions.core.stores.flags import get_flag
 
 DatabaseFactory = Callable[[str], str]
 USERS = [f"user-{i}" for i in range(500)]
 
 
 def _decisions(flag: dict[str, Any], rule: dict[str, Any] | None) -> list[Any]:
-    config = build_config("thirty", flag, rule)
+    config = compiled_flag(name="thirty", flag=flag, rule=rule)
     return [
         engine.evaluate(config.definition, config.enabled, config.ruleset, {"user_id": u}).value
         for u in USERS

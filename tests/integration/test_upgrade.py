@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from psycopg.rows import dict_row
 
 from functions.core import engine
-from functions.core.db import transaction
-from functions.core.flag_config import build_config
-from functions.core.flag_store import get_flag
-from functions.core.schema import migrate
+from functions.core.adapters.db import transaction
+from functions.core.adapters.migrations import migrate
+from functions.core.mappers.evaluation import compiled_flag
+from functions.core.stores.flags import get_flag
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
@@ -47,7 +47,7 @@ def _seed_decisions(
 
 
 def _decisions(flag: dict[str, Any] | None, rule: dict[str, Any] | None, name: str) -> list[Any]:
-    config = build_config(name, flag, rule)
+    config = compiled_flag(name=name, flag=flag, rule=rule)
     return [
         engine.evaluate(config.definition, config.enabled, config.ruleset, {"user_id": u}).value
         for u in USERS

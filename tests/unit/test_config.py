@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.core.config import AnalyticsSettings, AuthSettings, EvaluationSettings
 from functions.core.errors import ConfigError
+from functions.core.settings import AnalyticsSettings, AuthSettings, EvaluationSettings
 
 EVALUATION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6390/0",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.core.documents import MAX_DEPTH, check_query, parse_json, parse_yaml
 from functions.core.errors import BadRequest
+from functions.core.parsing import MAX_DEPTH, check_query, parse_json, parse_yaml
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
-from functions.core.event_publisher import EventPublisher
-from functions.core.events import new_event
+from functions.core.events.publisher import EventPublisher
+from functions.core.events.schema import new_event
 
 
 class RecordingQueue:

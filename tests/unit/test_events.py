@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from functions.core.events import (
-    InvalidEventBody,
-    new_event,
-    parse_body,
-)
-from functions.core.schemas import PUBLISHED, render
+from functions.commands.schemas import PUBLISHED, render
+from functions.core.events.schema import InvalidEventBody, new_event, parse_body
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 SEED_EVENT = {

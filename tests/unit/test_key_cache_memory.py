@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from functions.core.key_cache import REFUSED, TRUST_WINDOW, Grant, KeyCache
+from functions.core.keys.cache import TRUST_WINDOW, KeyCache
+from functions.core.models.keys import REFUSED, Grant
 
 
 def _grant(expires_at: float | None = None) -> Grant:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from functions.core.keys import generate_key, hash_key, key_prefix, same_secret
+from functions.core.keys.material import generate_key, hash_key, key_prefix, same_secret
 
 
 def test_generate_key__called_twice__prefixed_256_bit_and_distinct() -> None:

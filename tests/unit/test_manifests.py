@@ -69,5 +69,5 @@ def test_migrate_job__base__runs_the_migration_command() -> None:
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
         "python",
         "-m",
-        "functions.migrate",
+        "functions.commands.migrate",
     ]

@@ -9,14 +9,14 @@ import pytest
 
 from functions.core import engine
 from functions.core.errors import Unprocessable
-from functions.core.evaluation_service import seed_result
-from functions.core.flag_config import build_config
-from functions.core.rule_documents import (
+from functions.core.mappers.definitions import (
     canonical_rule_document,
     canonical_segment_document,
     flag_definition,
     referenced_segments,
 )
+from functions.core.mappers.evaluation import compiled_flag
+from functions.core.services.evaluation import seed_result
 
 STRING_FLAG = {
     "type": "string",
@@ -88,7 +88,7 @@ def test_canonical_segment_document__bad_operator__path_of_the_op() -> None:
     assert refused.value.details["field"] == "$.conditions.op"
 
 
-def test_build_config__segment_rule__segment_decides_and_deleted_one_never_matches() -> None:
+def test_compiled_flag__segment_rule__segment_decides_and_deleted_one_never_matches() -> None:
     # Given a string flag whose rule names a present and a deleted segment
     rule = {
         "is_enabled": True,
@@ -99,7 +99,9 @@ def test_build_config__segment_rule__segment_decides_and_deleted_one_never_match
         },
     }
     segments = {"vip": {"key": "vip", "included": ["ana"]}}
-    config = build_config("f", {**STRING_FLAG, "is_enabled": True}, rule, segments)
+    config = compiled_flag(
+        name="f", flag={**STRING_FLAG, "is_enabled": True}, rule=rule, segments=segments
+    )
 
     def decide(user: str) -> str | None:
         return engine.evaluate(

@@ -8,8 +8,10 @@ import flask
 import pytest
 
 from functions.core.errors import Conflict
-from functions.core.models import CreateFlagRequest
-from functions.web import Router, json_response, read_json
+from functions.core.models.flags import CreateFlagRequest
+from functions.http.requests import read_json
+from functions.http.responses import json_response
+from functions.http.router import Router
 
 app = flask.Flask(__name__)
 router = Router()

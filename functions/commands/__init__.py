@@ -1,0 +1,3 @@
+"""Commands run beside the functions (`python -m functions.commands.<name>`): migrations,
+bootstrap, configuration as code, published schemas. Never imported by a function.
+"""

@@ -1,0 +1,113 @@
+"""Provision the key evaluation uses to read flags and rules (seed report §1.4).
+
+Run by `make dev` and by the deploy Job, never typed by hand: each run mints a new
+key named `evaluation-service` with exactly the scope evaluation needs — `read`, for
+`GET /flags/<name>` and `GET /rules/<name>` — and retires the previous ones.
+
+Retired keys keep working for a grace period (`--grace-seconds`, 10 minutes by
+default), so evaluation processes still running with the old key keep reading flags
+and rules while the deploy replaces them; then they expire. `--grace-seconds 0`
+revokes them at once (a leaked key). Both are recorded in the audit as done by
+"bootstrap": a `rotate` from each old key to the new one, or a `revoke`.
+
+Given REDIS_URL, the retirement is announced to every function's key cache before it
+is committed, so their cached grants learn the new expiry; if Redis cannot be told,
+nothing is changed, no key is minted, and bootstrap exits with status 1 (see
+`auth_service`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from functions.core.adapters import db
+from functions.core.adapters.db import transaction
+from functions.core.adapters.redis_clients import redis_client
+from functions.core.errors import ServiceUnavailable
+from functions.core.keys.publishing import announce
+from functions.core.stores.keys import (
+    create_key,
+    deactivate_keys_named,
+    record_audit,
+    retire_keys_named,
+)
+
+SERVICE_KEY_NAME = "evaluation-service"
+SERVICE_KEY_SCOPES = frozenset({"read"})
+DEFAULT_GRACE_SECONDS = 600
+
+
+def provision_service_key(
+    auth_database_url: str,
+    *,
+    redis_url: str | None = None,
+    grace_seconds: int = DEFAULT_GRACE_SECONDS,
+) -> str:
+    """Mint the new service key; the previous ones expire `grace_seconds` from now."""
+    if grace_seconds < 0:
+        raise ValueError("grace_seconds must be 0 or more")
+    with transaction(auth_database_url) as conn:
+        key, plaintext = create_key(conn, name=SERVICE_KEY_NAME, scopes=SERVICE_KEY_SCOPES)
+        record_audit(conn, action="create", key_id=key.id, actor="bootstrap")
+        if grace_seconds:
+            ends = datetime.now(UTC) + timedelta(seconds=grace_seconds)
+            retired = retire_keys_named(
+                conn, name=SERVICE_KEY_NAME, keep_id=key.id, expires_at=ends
+            )
+            for old in retired:
+                record_audit(
+                    conn, action="rotate", key_id=old.id, new_key_id=key.id, actor="bootstrap"
+                )
+        else:
+            retired = deactivate_keys_named(conn, name=SERVICE_KEY_NAME, keep_id=key.id)
+            for old in retired:
+                record_audit(conn, action="revoke", key_id=old.id, actor="bootstrap")
+        announce(redis_client(redis_url) if redis_url else None, retired)
+    return plaintext
+
+
+def _seconds(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.commands.bootstrap", description=__doc__
+    )
+    parser.add_argument(
+        "--auth-url",
+        default=os.environ.get("AUTH_DATABASE_URL", os.environ.get("DATABASE_URL")),
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    parser.add_argument(
+        "--grace-seconds",
+        type=_seconds,
+        default=DEFAULT_GRACE_SECONDS,
+        help="how long the previous service keys keep working (0: revoked at once)",
+    )
+    args = parser.parse_args(argv)
+    if not args.auth_url:
+        print("bootstrap: set AUTH_DATABASE_URL or DATABASE_URL", file=sys.stderr)
+        return 2
+    try:
+        key = provision_service_key(
+            args.auth_url, redis_url=args.redis_url or None, grace_seconds=args.grace_seconds
+        )
+    except ServiceUnavailable as exc:
+        print(f"bootstrap: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.close_all()
+    print(key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

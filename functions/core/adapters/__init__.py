@@ -1,0 +1,3 @@
+"""Clients of what lies outside: PostgreSQL, Redis, AWS, the other functions over HTTP, the
+migrations runner, readiness checks.
+"""

@@ -1,0 +1,59 @@
+"""Bodies of the targeting function: rules per flag and environment, and segments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from functions.core.models.common import Description, RequestBody, ResponseBody
+from functions.core.names import SegmentKey, StoredFlagName
+
+SegmentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class CreateRuleRequest(RequestBody):
+    flag_name: StoredFlagName
+    rules: dict[str, Any] | list[Any]
+    is_enabled: bool = True
+
+
+class UpdateRuleRequest(RequestBody):
+    rules: dict[str, Any] | list[Any] | None = None
+    is_enabled: bool | None = None
+
+
+class SegmentBody(RequestBody):
+    """A segment's audience: listed user ids, or everyone matching the conditions."""
+
+    name: SegmentName | None = None
+    description: Description | None = None
+    included: list[str] = Field(default_factory=list)
+    excluded: list[str] = Field(default_factory=list)
+    conditions: dict[str, Any] | None = Field(None, description="a clause: all / any / not / leaf")
+
+
+class CreateSegmentRequest(SegmentBody):
+    key: SegmentKey
+
+
+class Rule(ResponseBody):
+    id: int
+    flag_name: str
+    environment: str
+    is_enabled: bool
+    rules: Any = Field(description="the stored rule document (the seed's object, or the full form)")
+    created_at: datetime
+    updated_at: datetime
+
+
+class Segment(ResponseBody):
+    key: str
+    name: str | None
+    description: str | None
+    included: list[str]
+    excluded: list[str]
+    conditions: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,455 @@
+"""Export, plan and apply configuration documents (see `config_document`).
+
+A plan lists, per flag and environment, what importing would do: created, changed
+(with the differences), deleted or unchanged. Applying recomputes the plan inside
+the transaction that carries it out, so it never acts on a stale reading, and
+importing the same document twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from functions.core import engine
+from functions.core.adapters.db import Connection, transaction
+from functions.core.errors import Forbidden, Unprocessable
+from functions.core.mappers.definitions import (
+    canonical_rule_document,
+    canonical_segment_document,
+    flag_definition,
+    referenced_segments,
+)
+from functions.core.models.config_file import (
+    ConfigDocument,
+    EnvironmentSpec,
+    FlagSpec,
+    RuleSpec,
+    SegmentSpec,
+    StateSpec,
+)
+from functions.core.models.flags import Flag
+from functions.core.parsing import json_path
+from functions.core.services import flag_states
+from functions.core.services.guards import check_stored_rules, delete_unused_segment
+from functions.core.snapshot.notices import ChangeNotices
+from functions.core.stores import environments as environment_store
+from functions.core.stores import flags as flag_store
+from functions.core.stores import rules as rule_store
+from functions.core.stores import segments as segment_store
+
+
+@dataclass(slots=True)
+class Plan:
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        action: str,
+        *,
+        flag: str | None = None,
+        environment: str | None = None,
+        segment: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        item: dict[str, Any] = {"action": action}
+        if segment is not None:
+            item["segment"] = segment
+        if flag is not None:
+            item["flag"] = flag
+        if environment is not None:
+            item["environment"] = environment
+        if changes:
+            item["changes"] = changes
+        self.items.append(item)
+
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(("created", "changed", "deleted", "unchanged"), 0)
+        for item in self.items:
+            counts[item["action"]] += 1
+        return counts
+
+    @property
+    def changes_anything(self) -> bool:
+        return any(item["action"] != "unchanged" for item in self.items)
+
+    def shared_changes(self) -> list[dict[str, Any]]:
+        """What reaches every environment: definition changes and deletions, segments,
+        environments themselves. Creating a flag does not (it starts off elsewhere)."""
+        return [
+            item
+            for item in self.items
+            if item["action"] != "unchanged"
+            and (
+                "segment" in item
+                or ("flag" not in item and "environment" in item)
+                or ("flag" in item and "environment" not in item and item["action"] != "created")
+            )
+        ]
+
+
+class ConfigFileService:
+    """Export and import of whole configuration documents (the flags function's)."""
+
+    def __init__(self, *, database_url: str, redis_url: str) -> None:
+        self._database_url = database_url
+        self._notices = ChangeNotices(redis_url)
+
+    def export(self, *, environment: str | None) -> dict[str, Any]:
+        with transaction(self._database_url) as conn:
+            if environment is not None:
+                environment_store.get_environment(conn, environment)
+            return export_document(conn, None if environment is None else [environment])
+
+    def import_document(
+        self, document: ConfigDocument, *, dry_run: bool, bound_to: str | None
+    ) -> dict[str, Any]:
+        """The plan; without `dry_run` also carried out, in one transaction.
+
+        A key bound to one environment may change states and rules there, not what
+        every environment shares: the whole import is refused, nothing applied.
+        """
+        with transaction(self._database_url) as conn:
+            plan = plan_and_apply(conn, document, apply=not dry_run)
+            shared = plan.shared_changes()
+            if bound_to is not None and shared:
+                raise Forbidden(
+                    f"this API key is bound to environment '{bound_to}' and cannot change"
+                    " what every environment shares (flag definitions, segments,"
+                    " environments)",
+                    key_environment=bound_to,
+                    shared_changes=shared[:20],
+                )
+        applied = not dry_run and plan.changes_anything
+        if applied:
+            self._notices.announce("import", ",".join(e.key for e in document.environments))
+        return {
+            "dry_run": dry_run,
+            "applied": applied,
+            "summary": plan.summary(),
+            "plan": plan.items,
+        }
+
+
+def parse_document(raw: object) -> ConfigDocument:
+    """Shape and consistency; every refusal names the JSON path at fault."""
+    if not isinstance(raw, dict):
+        raise Unprocessable("the document must be an object", field="$")
+    try:
+        document = ConfigDocument.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        paths = [json_path(error["loc"]) for error in errors]
+        raise Unprocessable(
+            f"invalid document: {paths[0]}: {errors[0]['msg']}",
+            field=paths[0],
+            fields=[{"path": p, "problem": e["msg"]} for p, e in zip(paths, errors, strict=True)],
+        ) from None
+    seen: set[str] = set()
+    for index, environment in enumerate(document.environments):
+        if environment.key in seen:
+            raise Unprocessable(
+                "an environment is listed twice", field=f"$.environments[{index}].key"
+            )
+        seen.add(environment.key)
+    segment_keys: set[str] = set()
+    for index, segment in enumerate(document.segments or []):
+        if segment.key in segment_keys:
+            raise Unprocessable("a segment is listed twice", field=f"$.segments[{index}].key")
+        segment_keys.add(segment.key)
+        _segment_document(segment, index)
+    names: set[str] = set()
+    for index, flag in enumerate(document.flags):
+        if flag.name in names:
+            raise Unprocessable("a flag is listed twice", field=f"$.flags[{index}].name")
+        names.add(flag.name)
+        definition = _definition(flag, index)
+        for key, state in flag.environments.items():
+            path = f"$.flags[{index}].environments.{key}"
+            if key not in seen:
+                raise Unprocessable(
+                    f"environment '{key}' is not in the document's environments", field=path
+                )
+            if state.rule is not None:
+                # segments the database holds are known only when planning: check them then
+                known = segment_keys | set(referenced_segments(state.rule.rules))
+                canonical_rule_document(
+                    definition, state.rule.rules, known, path=f"{path}.rule.rules"
+                )
+    return document
+
+
+def _definition(spec: FlagSpec, index: int) -> engine.FlagDefinition:
+    return flag_definition(spec.name, spec.model_dump(), path=f"$.flags[{index}]")
+
+
+def _segment_document(spec: SegmentSpec, index: int) -> dict[str, Any]:
+    return canonical_segment_document(
+        spec.model_dump(exclude_none=True), path=f"$.segments[{index}]"
+    )
+
+
+def export_document(conn: Connection, environments: list[str] | None) -> dict[str, Any]:
+    """Every segment (they are shared), every flag's definition and the chosen states."""
+    known = environment_store.list_environments(conn)
+    chosen = [e for e in known if environments is None or e.key in environments]
+    flags = []
+    for definition in flag_store.list_flags(conn, environment=chosen[0].key):
+        states = {}
+        for environment in chosen:
+            state = flag_store.get_flag(conn, definition.name, environment=environment.key)
+            rule = rule_store.find_rule(conn, definition.name, environment=environment.key)
+            states[environment.key] = {
+                "enabled": state.is_enabled,
+                "rule": None if rule is None else {"enabled": rule.is_enabled, "rules": rule.rules},
+            }
+        flags.append({**_definition_view(definition), "environments": states})
+    return {
+        "version": 1,
+        "environments": [{"key": e.key, "name": e.name} for e in chosen],
+        "segments": list(segment_store.documents(conn).values()),
+        "flags": flags,
+    }
+
+
+_DEFINITION_VIEW = (
+    "description",
+    "type",
+    "variants",
+    "off_variant",
+    "default_variant",
+    "tags",
+    "owner",
+    "archived",
+)
+
+
+def _definition_view(
+    flag: Flag | FlagSpec, definition: engine.FlagDefinition | None = None
+) -> dict[str, Any]:
+    """The shared fields as a document says them; a spec's variants as the engine read them."""
+    view: dict[str, Any] = {"name": flag.name}
+    for name in _DEFINITION_VIEW:
+        view[name] = getattr(flag, name)
+    view["tags"] = sorted(set(view["tags"]))
+    if definition is not None:
+        view.update(
+            variants=dict(definition.variants),
+            off_variant=definition.off_variant,
+            default_variant=definition.default_variant,
+        )
+    return view
+
+
+def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -> Plan:
+    if apply:
+        flag_store.lock_imports(conn)
+    plan = Plan()
+    existing = {e.key: e for e in environment_store.list_environments(conn)}
+    for environment in document.environments:
+        _environment(conn, plan, environment, existing, apply=apply)
+    keys = [environment.key for environment in document.environments]
+    covers_all = set(existing) <= set(keys)
+    stored_segments = segment_store.documents(conn)
+    dropped: list[str] = []
+    if document.segments is not None:
+        for index, segment in enumerate(document.segments):
+            _segment(conn, plan, segment, index, stored_segments.get(segment.key), apply=apply)
+        if covers_all:
+            dropped = sorted(set(stored_segments) - {s.key for s in document.segments})
+    known = (set(stored_segments) - set(dropped)) | {s.key for s in document.segments or []}
+    current = {flag.name: flag for flag in flag_store.list_flags(conn, environment=keys[0])}
+    for index, spec in enumerate(document.flags):
+        _flag(conn, plan, spec, index, keys, current.get(spec.name), known, apply=apply)
+    listed = {spec.name for spec in document.flags}
+    for name in sorted(set(current) - listed):
+        _absent_flag(conn, plan, name, keys, delete=covers_all, apply=apply)
+    for key in dropped:
+        plan.add("deleted", segment=key)
+        if apply:
+            delete_unused_segment(conn, key)
+    return plan
+
+
+def _segment(
+    conn: Connection,
+    plan: Plan,
+    spec: SegmentSpec,
+    index: int,
+    stored: dict[str, Any] | None,
+    *,
+    apply: bool,
+) -> None:
+    wanted = _segment_document(spec, index)
+    if stored == wanted:
+        plan.add("unchanged", segment=spec.key)
+        return
+    if stored is None:
+        plan.add("created", segment=spec.key)
+    else:
+        plan.add("changed", segment=spec.key, changes={"segment": {"from": stored, "to": wanted}})
+    if apply:
+        segment_store.put_segment(conn, key=spec.key, document=wanted)
+
+
+def _environment(
+    conn: Connection, plan: Plan, spec: EnvironmentSpec, existing: dict[str, Any], *, apply: bool
+) -> None:
+    found = existing.get(spec.key)
+    if found is None:
+        plan.add("created", environment=spec.key)
+        if apply:
+            environment_store.create_environment(
+                conn, key=spec.key, name=spec.name or spec.key.capitalize()
+            )
+    elif spec.name is not None and spec.name != found.name:
+        plan.add(
+            "changed", environment=spec.key, changes={"name": {"from": found.name, "to": spec.name}}
+        )
+        if apply:
+            environment_store.rename_environment(conn, spec.key, name=spec.name)
+
+
+def _flag(
+    conn: Connection,
+    plan: Plan,
+    spec: FlagSpec,
+    index: int,
+    keys: list[str],
+    found: Flag | None,
+    segments: set[str],
+    *,
+    apply: bool,
+) -> None:
+    definition = _definition(spec, index)
+    shared = flag_store.Definition.of(
+        definition, tags=spec.tags, owner=spec.owner, archived=spec.archived
+    )
+    if found is None:
+        plan.add("created", flag=spec.name)
+        if apply:
+            flag_store.create_flag(
+                conn,
+                name=spec.name,
+                description=spec.description,
+                is_enabled=False,
+                environment=keys[0],
+                definition=shared,
+            )
+    else:
+        was, becomes = _definition_view(found), _definition_view(spec, definition)
+        changes = {
+            name: {"from": was[name], "to": becomes[name]}
+            for name in _DEFINITION_VIEW
+            if was[name] != becomes[name]
+        }
+        if changes.keys() & {"type", "variants"}:
+            # Lock first, as API definition changes do, so no rule can slip in between.
+            flag_store.lock_flag(conn, spec.name)
+            field = "type" if "type" in changes else "variants"
+            check_stored_rules(
+                conn, definition, field=f"$.flags[{index}].{field}", skip_environments=keys
+            )
+        if changes:
+            plan.add("changed", flag=spec.name, changes=changes)
+        if apply and changes:
+            flag_store.update_flag(
+                conn,
+                spec.name,
+                environment=keys[0],
+                description=spec.description,
+                set_description=True,
+            )
+            flag_store.set_definition(conn, spec.name, shared)
+    for key in keys:
+        desired = spec.environments.get(key, StateSpec())
+        path = f"$.flags[{index}].environments.{key}.rule.rules"
+        want_rule = _desired_view(definition, desired.rule, segments, path=path)
+        _state(
+            conn,
+            plan,
+            definition,
+            key,
+            flag_states.FlagState(desired.enabled, want_rule),
+            new_flag=found is None,
+            apply=apply,
+        )
+
+
+def _desired_view(
+    definition: engine.FlagDefinition, rule: RuleSpec | None, segments: set[str], *, path: str
+) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {
+        "is_enabled": rule.enabled,
+        "rules": canonical_rule_document(definition, rule.rules, segments, path=path),
+    }
+
+
+def _state(
+    conn: Connection,
+    plan: Plan,
+    definition: engine.FlagDefinition,
+    environment: str,
+    wanted: flag_states.FlagState,
+    *,
+    new_flag: bool,
+    apply: bool,
+) -> None:
+    name = definition.key
+    if new_flag:
+        was = flag_states.FlagState(enabled=False, rule=None)
+    else:
+        stored = flag_states.read(conn, name, environment=environment)
+        was = flag_states.FlagState(stored.enabled, _comparable(definition, stored.rule))
+    changes = flag_states.differences(was, wanted)
+    if new_flag:
+        plan.add("created", flag=name, environment=environment, changes=changes)
+    else:
+        plan.add(
+            "changed" if changes else "unchanged",
+            flag=name,
+            environment=environment,
+            changes=changes,
+        )
+    if apply and changes:
+        flag_id = flag_store.get_flag_id(conn, name)
+        flag_states.write(conn, name, flag_id, environment=environment, state=wanted)
+
+
+def _comparable(
+    definition: engine.FlagDefinition, view: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A stored rule in canonical form, so an old spelling of the same rule compares equal."""
+    if view is None:
+        return None
+    try:
+        named = referenced_segments(view["rules"])
+        rules = canonical_rule_document(definition, view["rules"], named, path="$")
+    except Unprocessable:
+        rules = view["rules"]
+    return {"is_enabled": view["is_enabled"], "rules": rules}
+
+
+def _absent_flag(
+    conn: Connection, plan: Plan, name: str, keys: list[str], *, delete: bool, apply: bool
+) -> None:
+    if delete:
+        plan.add("deleted", flag=name)
+        if apply:
+            flag_store.delete_flag(conn, name)
+        return
+    for key in keys:
+        enabled = flag_store.get_flag(conn, name, environment=key).is_enabled
+        rule = rule_store.find_rule(conn, name, environment=key)
+        if not enabled and rule is None:
+            continue
+        plan.add("deleted", flag=name, environment=key)
+        if apply:
+            flag_store.clear_state(
+                conn, flag_id=flag_store.get_flag_id(conn, name), environment=key
+            )
+            rule_store.delete_rule(conn, name, environment=key)

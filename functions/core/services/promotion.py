@@ -1,0 +1,42 @@
+"""Promotion: make one environment decide a flag like another (state and rule), in one
+transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.adapters.db import transaction
+from functions.core.services import flag_states
+from functions.core.snapshot.notices import ChangeNotices
+from functions.core.stores import environments as environment_store
+from functions.core.stores import flags as flag_store
+
+
+class PromotionService:
+    def __init__(self, *, database_url: str, redis_url: str) -> None:
+        self._database_url = database_url
+        self._notices = ChangeNotices(redis_url)
+
+    def promote(self, name: str, *, source: str, target: str, dry_run: bool) -> dict[str, Any]:
+        """Make `target` decide like `source`: state and rule, in one transaction."""
+        with transaction(self._database_url) as conn:
+            for environment in (source, target):
+                environment_store.get_environment(conn, environment)
+            flag_id = flag_store.lock_flag(conn, name)
+            wanted = flag_states.read(conn, name, environment=source)
+            changes = flag_states.differences(
+                flag_states.read(conn, name, environment=target), wanted
+            )
+            if changes and not dry_run:
+                flag_states.write(conn, name, flag_id, environment=target, state=wanted)
+        applied = bool(changes) and not dry_run
+        if applied:
+            self._notices.announce("flag", name)
+        return {
+            "flag_name": name,
+            "from": source,
+            "to": target,
+            "dry_run": dry_run,
+            "applied": applied,
+            "changes": changes,
+        }

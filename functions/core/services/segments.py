@@ -1,0 +1,55 @@
+"""Segments: named audiences (listed users, or everyone matching conditions) that rules
+of any flag name. Shared by every environment, like flag definitions: a rule promoted
+between environments keeps naming segments that exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.adapters.db import transaction
+from functions.core.mappers import definitions
+from functions.core.models.targeting import CreateSegmentRequest, Segment, SegmentBody
+from functions.core.services.guards import delete_unused_segment
+from functions.core.snapshot.notices import ChangeNotices
+from functions.core.stores import segments as segment_store
+
+
+class SegmentService:
+    def __init__(self, *, database_url: str, redis_url: str) -> None:
+        self._database_url = database_url
+        self._notices = ChangeNotices(redis_url)
+
+    def list_segments(self) -> list[Segment]:
+        with transaction(self._database_url) as conn:
+            return segment_store.list_segments(conn)
+
+    def get_segment(self, key: str) -> Segment:
+        with transaction(self._database_url) as conn:
+            return segment_store.get_segment(conn, key)
+
+    def create_segment(self, request: CreateSegmentRequest) -> Segment:
+        document = segment_document(request.key, request)
+        with transaction(self._database_url) as conn:
+            segment = segment_store.create_segment(conn, key=request.key, document=document)
+        self._notices.announce("segment", segment.key)
+        return segment
+
+    def update_segment(self, key: str, request: SegmentBody) -> Segment:
+        """Replace the segment's audience (PUT: the body is the whole segment)."""
+        document = segment_document(key, request)
+        with transaction(self._database_url) as conn:
+            segment = segment_store.update_segment(conn, key=key, document=document)
+        self._notices.announce("segment", key)
+        return segment
+
+    def delete_segment(self, key: str) -> None:
+        """Refused (409 naming the flags) while a stored rule names the segment."""
+        with transaction(self._database_url) as conn:
+            delete_unused_segment(conn, key)
+        self._notices.announce("segment", key)
+
+
+def segment_document(key: str, body: SegmentBody) -> dict[str, Any]:
+    """The canonical segment document of a request body, or 422 naming the field."""
+    document: dict[str, Any] = {"key": key, **body.model_dump(exclude={"key"}, exclude_none=True)}
+    return definitions.canonical_segment_document(document)

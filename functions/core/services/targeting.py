@@ -1,0 +1,84 @@
+"""Targeting rules per flag and environment.
+
+A rule document is parsed by the engine against the flag's real definition and the
+known segments before it is stored, and stored in the engine's canonical form, so
+nothing evaluation cannot run is ever written. Segments are shared by every
+environment (like flag definitions): a rule promoted between environments keeps
+naming segments that exist, and a segment is one audience, edited in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.adapters.db import Connection, transaction
+from functions.core.mappers import definitions
+from functions.core.models.targeting import (
+    CreateRuleRequest,
+    Rule,
+    UpdateRuleRequest,
+)
+from functions.core.snapshot.notices import ChangeNotices
+from functions.core.stores import environments as environment_store
+from functions.core.stores import flags as flag_store
+from functions.core.stores import rules as rule_store
+from functions.core.stores import segments as segment_store
+
+
+class TargetingService:
+    def __init__(self, *, database_url: str, redis_url: str) -> None:
+        self._database_url = database_url
+        self._notices = ChangeNotices(redis_url)
+
+    # -- rules -------------------------------------------------------------------------
+
+    def get_rule(self, flag_name: str, *, environment: str) -> Rule:
+        with transaction(self._database_url) as conn:
+            environment_store.get_environment(conn, environment)
+            return rule_store.get_rule(conn, flag_name, environment=environment)
+
+    def create_rule(self, request: CreateRuleRequest, *, environment: str) -> Rule:
+        with transaction(self._database_url) as conn:
+            environment_store.get_environment(conn, environment)
+            document = canonical_rules(conn, request.flag_name, request.rules)
+            rule = rule_store.create_rule(
+                conn,
+                flag_name=request.flag_name,
+                environment=environment,
+                rules=document,
+                is_enabled=request.is_enabled,
+            )
+        self._notices.announce("rule", rule.flag_name)
+        return rule
+
+    def update_rule(self, flag_name: str, request: UpdateRuleRequest, *, environment: str) -> Rule:
+        changes: dict[str, Any] = {}
+        with transaction(self._database_url) as conn:
+            environment_store.get_environment(conn, environment)
+            if request.rules is not None:
+                changes["rules"] = canonical_rules(conn, flag_name, request.rules)
+            if request.is_enabled is not None:
+                changes["is_enabled"] = request.is_enabled
+            rule = rule_store.update_rule(conn, flag_name, environment=environment, changes=changes)
+        self._notices.announce("rule", flag_name)
+        return rule
+
+    def delete_rule(self, flag_name: str, *, environment: str) -> None:
+        with transaction(self._database_url) as conn:
+            environment_store.get_environment(conn, environment)
+            if not rule_store.delete_rule(conn, flag_name, environment=environment):
+                rule_store.get_rule(conn, flag_name, environment=environment)
+        self._notices.announce("rule", flag_name)
+
+
+def canonical_rules(conn: Connection, flag_name: str, document: Any) -> Any:
+    """The document in the engine's canonical form, or 422 naming the offending field.
+
+    The flag's definition and the segments are share-locked until the rule commits, so
+    neither a variant nor a segment it names can disappear in the meantime.
+    """
+    definition = definitions.flag_definition(
+        flag_name, flag_store.definition_for_rules(conn, flag_name)
+    )
+    segment_keys = segment_store.lock_existing(conn, definitions.referenced_segments(document))
+    return definitions.canonical_rule_document(definition, document, segment_keys, path="$.rules")

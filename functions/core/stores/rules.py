@@ -1,0 +1,125 @@
+"""The `targeting_rules` table, owned by the targeting function: one rule document
+per flag and environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from functions.core.adapters.db import Connection
+from functions.core.errors import Conflict, FlagNotFound, NotFound
+from functions.core.models.targeting import Rule
+
+_COLUMNS = "id, flag_name, environment, is_enabled, rules, created_at, updated_at"
+
+
+def _missing(flag_name: str, environment: str) -> NotFound:
+    return NotFound(
+        f"no rule for flag '{flag_name}' in environment '{environment}'",
+        flag_name=flag_name,
+        environment=environment,
+    )
+
+
+def rule_view(rule: Rule | None) -> dict[str, Any] | None:
+    """What decides, without ids and timestamps: for diffs."""
+    return None if rule is None else {"is_enabled": rule.is_enabled, "rules": rule.rules}
+
+
+def find_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s AND environment = %s",
+        (flag_name, environment),
+    ).fetchone()
+    return Rule.model_validate(row) if row else None
+
+
+def get_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule:
+    rule = find_rule(conn, flag_name, environment=environment)
+    if rule is None:
+        raise _missing(flag_name, environment)
+    return rule
+
+
+def create_rule(
+    conn: Connection, *, flag_name: str, environment: str, rules: Any, is_enabled: bool
+) -> Rule:
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
+                f" VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (flag_name, environment, Jsonb(rules), is_enabled),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(
+            f"a rule for flag '{flag_name}' already exists in environment '{environment}'",
+            flag_name=flag_name,
+            environment=environment,
+        ) from None
+    except psycopg.errors.ForeignKeyViolation:
+        raise FlagNotFound(f"flag '{flag_name}' not found", flag_name=flag_name) from None
+    return Rule.model_validate(row)
+
+
+def update_rule(
+    conn: Connection, flag_name: str, *, environment: str, changes: dict[str, Any]
+) -> Rule:
+    assignments, values = [], []
+    if "rules" in changes:
+        assignments.append("rules = %s")
+        values.append(Jsonb(changes["rules"]))
+    if "is_enabled" in changes:
+        assignments.append("is_enabled = %s")
+        values.append(changes["is_enabled"])
+    row = conn.execute(
+        f"UPDATE targeting_rules SET {', '.join([*assignments, 'updated_at = now()'])}"
+        f" WHERE flag_name = %s AND environment = %s RETURNING {_COLUMNS}",
+        (*values, flag_name, environment),
+    ).fetchone()
+    if row is None:
+        raise _missing(flag_name, environment)
+    return Rule.model_validate(row)
+
+
+def put_rule(
+    conn: Connection, *, flag_name: str, environment: str, rules: Any, is_enabled: bool
+) -> None:
+    """Create or replace (promotion, import)."""
+    conn.execute(
+        "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT (flag_name, environment) DO UPDATE"
+        " SET rules = EXCLUDED.rules, is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+        (flag_name, environment, Jsonb(rules), is_enabled),
+    )
+
+
+def delete_rule(conn: Connection, flag_name: str, *, environment: str) -> bool:
+    cursor = conn.execute(
+        "DELETE FROM targeting_rules WHERE flag_name = %s AND environment = %s",
+        (flag_name, environment),
+    )
+    return cursor.rowcount > 0
+
+
+def rules_of_flag(conn: Connection, flag_name: str) -> list[Rule]:
+    """The flag's rule in every environment (a definition change must fit them all)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s ORDER BY environment",
+        (flag_name,),
+    ).fetchall()
+    return [Rule.model_validate(row) for row in rows]
+
+
+def rules_naming_segment(conn: Connection, key: str) -> list[dict[str, str]]:
+    """`{flag_name, environment}` of every stored rule whose SEGMENT rules name `key`."""
+    rows = conn.execute(
+        "SELECT flag_name, environment FROM targeting_rules"
+        " WHERE rules @> jsonb_build_object('rules', jsonb_build_array("
+        "   jsonb_build_object('type', 'SEGMENT', 'segments', jsonb_build_array(%s::text))))"
+        " ORDER BY flag_name, environment",
+        (key,),
+    ).fetchall()
+    return [{"flag_name": row["flag_name"], "environment": row["environment"]} for row in rows]

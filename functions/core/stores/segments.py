@@ -1,0 +1,100 @@
+"""The `segments` table, owned by the targeting function: one canonical segment
+document per key, shared by every environment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from functions.core.adapters.db import Connection
+from functions.core.errors import Conflict, SegmentNotFound
+from functions.core.mappers.segments import segment
+from functions.core.models.targeting import Segment
+
+_COLUMNS = "key, document, created_at, updated_at"
+
+
+def _missing(key: str) -> SegmentNotFound:
+    return SegmentNotFound(f"segment '{key}' not found", segment=key)
+
+
+def list_segments(conn: Connection) -> list[Segment]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM segments ORDER BY key").fetchall()
+    return [segment(row=row) for row in rows]
+
+
+def find_segment(conn: Connection, key: str) -> Segment | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM segments WHERE key = %s", (key,)).fetchone()
+    return None if row is None else segment(row=row)
+
+
+def get_segment(conn: Connection, key: str) -> Segment:
+    segment = find_segment(conn, key)
+    if segment is None:
+        raise _missing(key)
+    return segment
+
+
+def documents(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Every segment's stored document by key (export, import plans)."""
+    rows = conn.execute("SELECT key, document FROM segments ORDER BY key").fetchall()
+    return {row["key"]: row["document"] for row in rows}
+
+
+def lock_existing(conn: Connection, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` that exist, share-locked until the transaction ends, so that none
+    of them can be deleted before the rule that names it commits."""
+    if not keys:
+        return set()
+    rows = conn.execute(
+        "SELECT key FROM segments WHERE key = ANY(%s) FOR SHARE", (list(keys),)
+    ).fetchall()
+    return {row["key"] for row in rows}
+
+
+def create_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> Segment:
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                f"INSERT INTO segments (key, document) VALUES (%s, %s) RETURNING {_COLUMNS}",
+                (key, Jsonb(document)),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(f"segment '{key}' already exists", segment=key) from None
+    assert row is not None
+    return segment(row=row)
+
+
+def update_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> Segment:
+    row = conn.execute(
+        f"UPDATE segments SET document = %s, updated_at = now() WHERE key = %s"
+        f" RETURNING {_COLUMNS}",
+        (Jsonb(document), key),
+    ).fetchone()
+    if row is None:
+        raise _missing(key)
+    return segment(row=row)
+
+
+def put_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> None:
+    """Create or replace (import)."""
+    conn.execute(
+        "INSERT INTO segments (key, document) VALUES (%s, %s) ON CONFLICT (key)"
+        " DO UPDATE SET document = EXCLUDED.document, updated_at = now()",
+        (key, Jsonb(document)),
+    )
+
+
+def lock_segment(conn: Connection, key: str) -> None:
+    """Lock the row for deletion: rules being written that name it finish first."""
+    row = conn.execute("SELECT key FROM segments WHERE key = %s FOR UPDATE", (key,)).fetchone()
+    if row is None:
+        raise _missing(key)
+
+
+def delete_segment(conn: Connection, key: str) -> None:
+    if conn.execute("DELETE FROM segments WHERE key = %s", (key,)).rowcount == 0:
+        raise _missing(key)

@@ -1,0 +1,58 @@
+"""The bearer key of a request to a function that does not own the keys (flags,
+targeting, evaluation): who is calling, with which scope, acting on which environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import flask
+
+from functions.core.keys.access import ENVIRONMENT_PARAMETER, Caller, resolve_environment
+from functions.core.keys.client import AuthClient
+from functions.http.requests import bearer_token
+from functions.http.startup import once
+
+
+class KeyCheckSettings(Protocol):
+    @property
+    def auth_service_url(self) -> str: ...
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def default_environment(self) -> str: ...
+
+
+class KeyCheck:
+    """One per function; its `AuthClient` (and key cache) is built on first use and
+    belongs to the function that owns `settings` (see `startup.reset`)."""
+
+    def __init__(self, settings: Callable[[], KeyCheckSettings]) -> None:
+        self._settings = settings
+        self._client = once(self._build_client, owner=settings.__module__)
+
+    def _build_client(self) -> AuthClient:
+        config = self._settings()
+        return AuthClient(config.auth_service_url, redis_url=config.redis_url)
+
+    @property
+    def client(self) -> AuthClient:
+        return self._client()
+
+    def caller(self, request: flask.Request, scope: str) -> Caller:
+        """The caller behind the bearer key (or 401), holding `scope` (or 403)."""
+        caller = self.client.validate(bearer_token(request))
+        caller.require(scope)
+        return caller
+
+    def acting_environment(self, request: flask.Request, caller: Caller) -> str:
+        """`?environment=`, the key's own, or the default environment."""
+        return resolve_environment(
+            caller,
+            request.args.get(ENVIRONMENT_PARAMETER),
+            default=self._settings().default_environment,
+        )
+
+    def environment(self, request: flask.Request, scope: str) -> str:
+        """The environment the request acts on, once its key holds `scope`."""
+        return self.acting_environment(request, self.caller(request, scope))
