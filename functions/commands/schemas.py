@@ -1,4 +1,6 @@
-"""`python -m functions.commands.schemas`: publish the JSON Schemas in `events/`.
+"""`python -m functions.commands.schemas`: publish the JSON Schemas of what ToggleMaster
+exchanges outside HTTP: the evaluation events (in `events/`) and the configuration file
+(in `functions/contracts/`, beside the OpenAPI descriptions).
 
 A test compares them with the models, so a change to a model without `make schemas`
 fails the build instead of leaving consumers with a stale schema.
@@ -14,10 +16,11 @@ from pydantic import BaseModel
 from functions.core.events.schema import EvaluationEvent, EventPack
 from functions.core.models.config_file import ConfigDocument
 
-PUBLISHED: dict[str, type[BaseModel]] = {
-    "evaluation-event": EvaluationEvent,
-    "event-pack": EventPack,
-    "config-document": ConfigDocument,
+ROOT = Path(__file__).resolve().parents[2]
+PUBLISHED: dict[Path, type[BaseModel]] = {
+    ROOT / "events" / "evaluation-event.schema.json": EvaluationEvent,
+    ROOT / "events" / "event-pack.schema.json": EventPack,
+    ROOT / "functions" / "contracts" / "config-document.schema.json": ConfigDocument,
 }
 
 
@@ -25,11 +28,11 @@ def render(model: type[BaseModel]) -> str:
     return json.dumps(model.model_json_schema(), indent=2) + "\n"
 
 
-def write_schemas(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, model in PUBLISHED.items():
-        (folder / f"{name}.schema.json").write_text(render(model))
+def write_schemas() -> None:
+    for path, model in PUBLISHED.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(model))
 
 
 if __name__ == "__main__":
-    write_schemas(Path(__file__).resolve().parents[2] / "events")
+    write_schemas()
