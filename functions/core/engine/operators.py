@@ -28,6 +28,11 @@ The rules for each operator, all case-sensitive and without type coercion:
 - ``before`` / ``after``: value an ISO-8601 timestamp string or epoch seconds (number).
   The attribute likewise (or a ``datetime``); timestamps without an offset are UTC.
   Strings are always ISO-8601 (``"20240101"`` is 1 January 2024), numbers always epoch.
+
+Every number in a value must fit a 64-bit float: ``1`` followed by 400 zeros is a valid
+JSON integer, refused at parse because ``float()`` would overflow on it. Attributes are
+not refused (evaluation never raises): a too-large one is no instant, and compares with
+``gt`` and the others exactly, as Python compares int and float.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from functions.core.engine.validation import (
     expect_list,
     expect_number,
     expect_string,
+    fits_double,
     is_number,
 )
 
@@ -140,7 +146,8 @@ def parse_instant(value: object) -> float | None:
         except ValueError:
             return None
     elif is_number(value):
-        return float(value)
+        # An attribute may be any JSON integer: one too large for a double is no instant.
+        return float(value) if fits_double(value) else None
     else:
         return None
     if moment.tzinfo is None:
@@ -163,11 +170,13 @@ def _type_guard(expected: Scalar) -> Predicate:
 
 
 def _expect_scalar(value: object, path: str) -> Scalar:
+    if isinstance(value, str | bool):
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         raise RuleValidationError(path, "must be a finite number")
-    if not isinstance(value, str | bool | int | float):
+    if not isinstance(value, int | float):
         raise RuleValidationError(path, "must be a string, number or boolean")
-    return value
+    return expect_number(value, path)
 
 
 def _compile_equality(op: Operator, value: object, path: str) -> tuple[Scalar, Predicate]:
@@ -275,7 +284,9 @@ def _compile_semver(op: Operator, value: object, path: str) -> tuple[str, Predic
 
 
 def _compile_instant(op: Operator, value: object, path: str) -> tuple[str | int | float, Predicate]:
-    if not isinstance(value, str) and not is_number(value):
+    if is_number(value):
+        expect_number(value, path)
+    elif not isinstance(value, str):
         raise RuleValidationError(path, "must be an ISO-8601 timestamp or epoch seconds")
     instant = parse_instant(value)
     if instant is None:

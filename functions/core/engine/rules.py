@@ -362,7 +362,8 @@ def _parse_serve(document: object, path: str, definition: FlagDefinition) -> Ser
     members = expect_object(document, path, required=("split",), optional=("bucket_by",))
     split_path = child(path, "split")
     weights = _parse_weights(members["split"], split_path, definition)
-    total = sum(weight for _, weight in weights)
+    # In floats: every weight fits a double, and a float sum overflows to inf, not an error.
+    total = sum(float(weight) for _, weight in weights)
     if abs(total - 100) > WEIGHT_TOLERANCE:
         raise RuleValidationError(split_path, f"weights must sum to 100, not {total:g}")
     bucket_by = TARGETING_ATTRIBUTE

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Collection, Mapping
 from typing import TypeGuard
 
 from functions.core.engine.model import JSONValue
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# The largest magnitude a double holds. JSON integers are unbounded in Python, but one
+# beyond this makes float() raise OverflowError (and is infinite in every other SDK).
+_MAX_DOUBLE = sys.float_info.max
 
 
 class RuleValidationError(ValueError):
@@ -84,10 +88,21 @@ def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, float) and math.isfinite(value)
 
 
+def fits_double(value: int | float) -> bool:
+    """Whether float() can take the number; int-float comparison is exact and never overflows."""
+    return -_MAX_DOUBLE <= value <= _MAX_DOUBLE
+
+
 def expect_number(value: object, path: str) -> int | float:
-    """A finite number; true and false are not numbers."""
+    """A finite number a double can hold; true and false are not numbers.
+
+    Refusing huge integers here, at write time, means no stored bound, weight or epoch
+    can overflow a float conversion later, on the evaluation path.
+    """
     if not is_number(value):
         raise RuleValidationError(path, "must be a number")
+    if not fits_double(value):
+        raise RuleValidationError(path, "is too large: numbers must fit a 64-bit float")
     return value
 
 

@@ -81,6 +81,11 @@ def test_parse_ruleset__nesting_too_deep__raises(colours: FlagDefinition) -> Non
             "$.conditions.type",
             id="segment inside a segment",
         ),
+        pytest.param(
+            {"key": "b", "conditions": {"attribute": "t", "op": "after", "value": 10**400}},
+            "$.conditions.value",
+            id="epoch beyond a double",
+        ),
     ],
 )
 def test_parse_segment__invalid_document__raises_with_path(document: object, path: str) -> None:
@@ -119,6 +124,14 @@ def test_parse_segment__invalid_document__raises_with_path(document: object, pat
             "nan",
             "$.variants.nan",
             id="number given nan",
+        ),
+        pytest.param(
+            FlagKind.NUMBER,
+            {"huge": 10**400},
+            "huge",
+            "huge",
+            "$.variants.huge",
+            id="number beyond a double",
         ),
         pytest.param(
             FlagKind.STRING, {"a": None}, "a", "a", "$.variants.a", id="string given null"
