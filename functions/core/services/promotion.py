@@ -3,9 +3,8 @@ transaction."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from functions.core.adapters.db import transaction
+from functions.core.models.environments import Promotion
 from functions.core.services import flag_states
 from functions.core.snapshot.notices import ChangeNotices
 from functions.core.stores import environments as environment_store
@@ -17,26 +16,28 @@ class PromotionService:
         self._database_url = database_url
         self._notices = ChangeNotices(redis_url)
 
-    def promote(self, name: str, *, source: str, target: str, dry_run: bool) -> dict[str, Any]:
+    def promote(self, name: str, *, source: str, target: str, dry_run: bool) -> Promotion:
         """Make `target` decide like `source`: state and rule, in one transaction."""
         with transaction(self._database_url) as conn:
             for environment in (source, target):
                 environment_store.get_environment(conn, environment)
-            flag_id = flag_store.lock_flag(conn, name)
+            flag_store.lock_flag(conn, name)
             wanted = flag_states.read(conn, name, environment=source)
             changes = flag_states.differences(
                 flag_states.read(conn, name, environment=target), wanted
             )
             if changes and not dry_run:
-                flag_states.write(conn, name, flag_id, environment=target, state=wanted)
+                flag_states.write(conn, [flag_states.Change(name, target, wanted)])
         applied = bool(changes) and not dry_run
         if applied:
             self._notices.announce("flag", name)
-        return {
-            "flag_name": name,
-            "from": source,
-            "to": target,
-            "dry_run": dry_run,
-            "applied": applied,
-            "changes": changes,
-        }
+        return Promotion.model_validate(
+            {
+                "flag_name": name,
+                "from": source,
+                "to": target,
+                "dry_run": dry_run,
+                "applied": applied,
+                "changes": changes,
+            }
+        )

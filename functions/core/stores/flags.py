@@ -187,10 +187,42 @@ def set_enabled(conn: Connection, *, flag_id: int, environment: str, is_enabled:
     )
 
 
-def clear_state(conn: Connection, *, flag_id: int, environment: str) -> None:
-    conn.execute(
-        "DELETE FROM flag_states WHERE flag_id = %s AND environment = %s", (flag_id, environment)
-    )
+def states_of_environment(conn: Connection, *, environment: str) -> dict[str, bool]:
+    """Every flag's state in `environment` by name, in one statement: export and import
+    plans read a whole environment at once, whatever the number of flags."""
+    rows = conn.execute(
+        "SELECT f.name, COALESCE(s.is_enabled, FALSE) AS is_enabled FROM flags f"
+        " LEFT JOIN flag_states s ON s.flag_id = f.id AND s.environment = %s",
+        (environment,),
+    ).fetchall()
+    return {row["name"]: row["is_enabled"] for row in rows}
+
+
+def set_states(conn: Connection, states: Sequence[tuple[str, str, bool]]) -> None:
+    """`(flag name, environment, is_enabled)` for many flags, pipelined (import, promotion).
+
+    A flag deleted meanwhile has no id: the NOT NULL refusal becomes a conflict.
+    """
+    if states:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO flag_states (flag_id, environment, is_enabled)"
+                " VALUES ((SELECT id FROM flags WHERE name = %s), %s, %s)"
+                " ON CONFLICT (flag_id, environment)"
+                " DO UPDATE SET is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+                states,
+            )
+
+
+def clear_states(conn: Connection, states: Sequence[tuple[str, str]]) -> None:
+    """Forget the stored state of each `(flag name, environment)`: disabled (import)."""
+    if states:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "DELETE FROM flag_states WHERE environment = %s"
+                " AND flag_id = (SELECT id FROM flags WHERE name = %s)",
+                [(environment, name) for name, environment in states],
+            )
 
 
 def delete_flag(conn: Connection, name: str) -> None:

@@ -3,6 +3,7 @@ per flag and environment."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -84,24 +85,42 @@ def update_rule(
     return Rule.model_validate(row)
 
 
-def put_rule(
-    conn: Connection, *, flag_name: str, environment: str, rules: Any, is_enabled: bool
-) -> None:
-    """Create or replace (promotion, import)."""
-    conn.execute(
-        "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
-        " VALUES (%s, %s, %s, %s) ON CONFLICT (flag_name, environment) DO UPDATE"
-        " SET rules = EXCLUDED.rules, is_enabled = EXCLUDED.is_enabled, updated_at = now()",
-        (flag_name, environment, Jsonb(rules), is_enabled),
-    )
-
-
 def delete_rule(conn: Connection, flag_name: str, *, environment: str) -> bool:
     cursor = conn.execute(
         "DELETE FROM targeting_rules WHERE flag_name = %s AND environment = %s",
         (flag_name, environment),
     )
     return cursor.rowcount > 0
+
+
+def rules_of_environment(conn: Connection, *, environment: str) -> dict[str, Rule]:
+    """Every rule of `environment` by flag name, in one statement (export, import plans)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM targeting_rules WHERE environment = %s", (environment,)
+    ).fetchall()
+    return {row["flag_name"]: Rule.model_validate(row) for row in rows}
+
+
+def put_rules(conn: Connection, rules: Sequence[tuple[str, str, Any, bool]]) -> None:
+    """Create or replace `(flag name, environment, rules, is_enabled)` for many flags,
+    pipelined (import, promotion)."""
+    if rules:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (flag_name, environment) DO UPDATE"
+                " SET rules = EXCLUDED.rules, is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+                [(name, environment, Jsonb(doc), on) for name, environment, doc, on in rules],
+            )
+
+
+def delete_rules(conn: Connection, rules: Sequence[tuple[str, str]]) -> None:
+    """Delete the rule of each `(flag name, environment)` that has one, pipelined."""
+    if rules:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "DELETE FROM targeting_rules WHERE flag_name = %s AND environment = %s", rules
+            )
 
 
 def rules_of_flag(conn: Connection, flag_name: str) -> list[Rule]:
