@@ -15,17 +15,28 @@ import functions_framework
 
 from functions.core.adapters.readiness import Check, database_check, redis_check
 from functions.core.errors import BadRequest
-from functions.core.models.keys import CreateKeyRequest, EnvironmentKeys, RotateKeyRequest
+from functions.core.models.keys import (
+    AuditEntry,
+    AuthStats,
+    CreatedKey,
+    CreateKeyRequest,
+    EnvironmentKeys,
+    KeyInfo,
+    RotateKeyRequest,
+    Validation,
+)
 from functions.core.names import ENVIRONMENT_RULE, is_environment_name
 from functions.core.services.keys import AuthService
 from functions.core.settings import AuthSettings
+from functions.http.openapi import add_openapi
+from functions.http.operations import Access, Parameter
 from functions.http.probes import add_probes
 from functions.http.requests import bearer_token, int_query, read_json
 from functions.http.responses import json_response
 from functions.http.router import Router
 from functions.http.startup import once
 
-router = Router()
+router = Router("auth", __doc__)
 
 
 @once
@@ -71,41 +82,94 @@ def _checks() -> dict[str, Check]:
 
 
 add_probes(router, _checks)
+add_openapi(router)
+
+ADMIN = Access.MASTER
 
 
-@router.route("/admin/keys", "POST")
+@router.route(
+    "/admin/keys",
+    "POST",
+    summary="Create an API key (its plaintext is shown once)",
+    body=CreateKeyRequest,
+    responses={201: CreatedKey},
+    access=ADMIN,
+)
 def create_key(request: flask.Request) -> flask.Response:
     actor = service().authorize_admin(bearer_token(request))
     body = read_json(request, CreateKeyRequest)
     return json_response(service().create_key(body, actor=actor), status=201)
 
 
-@router.route("/admin/keys", "GET")
+@router.route(
+    "/admin/keys", "GET", summary="List the API keys", responses={200: list[KeyInfo]}, access=ADMIN
+)
 def list_keys(request: flask.Request) -> flask.Response:
     service().authorize_admin(bearer_token(request))
     return json_response(service().list_keys())
 
 
-@router.route("/admin/keys/<int:key_id>", "GET")
+@router.route(
+    "/admin/keys/<int:key_id>",
+    "GET",
+    summary="Describe one API key",
+    responses={200: KeyInfo},
+    errors=[404],
+    access=ADMIN,
+)
 def show_key(request: flask.Request, key_id: int) -> flask.Response:
     service().authorize_admin(bearer_token(request))
     return json_response(service().get_key(key_id))
 
 
-@router.route("/admin/keys/<int:key_id>/revoke", "POST")
+@router.route(
+    "/admin/keys/<int:key_id>/revoke",
+    "POST",
+    summary="Revoke an API key, at once and everywhere",
+    responses={200: KeyInfo},
+    errors=[404],
+    access=ADMIN,
+)
 def revoke_key(request: flask.Request, key_id: int) -> flask.Response:
     actor = service().authorize_admin(bearer_token(request))
     return json_response(service().revoke_key(key_id, actor=actor))
 
 
-@router.route("/admin/keys/<int:key_id>/rotate", "POST")
+@router.route(
+    "/admin/keys/<int:key_id>/rotate",
+    "POST",
+    summary="Replace an API key, the old one working for a grace period",
+    body=RotateKeyRequest,
+    body_required=False,
+    responses={201: CreatedKey},
+    errors=[404, 409],
+    access=ADMIN,
+)
 def rotate_key(request: flask.Request, key_id: int) -> flask.Response:
     actor = service().authorize_admin(bearer_token(request))
     body = read_json(request, RotateKeyRequest, optional=True)
     return json_response(service().rotate_key(key_id, body, actor=actor), status=201)
 
 
-@router.route("/admin/audit", "GET")
+@router.route(
+    "/admin/audit",
+    "GET",
+    summary="Key changes, newest first",
+    responses={200: list[AuditEntry]},
+    parameters=[
+        Parameter(
+            "limit",
+            "entries per page",
+            schema={"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE, "default": 100},
+        ),
+        Parameter(
+            "before_id",
+            "the next page: entries older than this id",
+            schema={"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        ),
+    ],
+    access=ADMIN,
+)
 def audit(request: flask.Request) -> flask.Response:
     service().authorize_admin(bearer_token(request))
     limit = int_query(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
@@ -114,19 +178,38 @@ def audit(request: flask.Request) -> flask.Response:
     return json_response(entries)
 
 
-@router.route("/admin/stats", "GET")
+@router.route(
+    "/admin/stats",
+    "GET",
+    summary="This process's validation count",
+    responses={200: AuthStats},
+    access=ADMIN,
+)
 def stats(request: flask.Request) -> flask.Response:
     service().authorize_admin(bearer_token(request))
-    return json_response({"pid": os.getpid(), "validations": counters.validations})
+    return json_response(AuthStats(pid=os.getpid(), validations=counters.validations))
 
 
-@router.route("/validate", "GET")
+@router.route(
+    "/validate",
+    "GET",
+    summary="Whether the bearer key is valid, and what it may do",
+    responses={200: Validation},
+    errors=[401, 503],
+    access=Access.KEY,
+)
 def validate(request: flask.Request) -> flask.Response:
     counters.count_validation()
     return json_response(service().validate(bearer_token(request)))
 
 
-@router.route("/environments/<environment>/keys", "GET")
+@router.route(
+    "/environments/<environment>/keys",
+    "GET",
+    summary="How many active keys are bound to an environment",
+    responses={200: EnvironmentKeys},
+    access=Access.KEY,
+)
 def environment_keys(request: flask.Request, environment: str) -> flask.Response:
     service().authorize_key_count(bearer_token(request), environment)
     if not is_environment_name(environment):

@@ -12,19 +12,21 @@ from functions.core.adapters.config_api import ConfigApi
 from functions.core.adapters.readiness import redis_check
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.events.publisher import EventPublisher, sqs_sender
-from functions.core.models.evaluation import EvaluateRequest
+from functions.core.models.evaluation import EvaluateRequest, EvaluationResult
 from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
 from functions.core.services.evaluation import EvaluationService
 from functions.core.settings import EvaluationSettings
 from functions.core.snapshot.reader import FlagReader
-from functions.http.access import KeyCheck
+from functions.http.access import ENVIRONMENT, KeyCheck
+from functions.http.openapi import add_openapi
+from functions.http.operations import Access, Parameter
 from functions.http.probes import add_probes
 from functions.http.requests import read_json, text_query
 from functions.http.responses import json_response
 from functions.http.router import Router
 from functions.http.startup import once
 
-router = Router()
+router = Router("evaluation", __doc__)
 
 
 @once
@@ -66,9 +68,37 @@ def service() -> EvaluationService:
 
 
 add_probes(router, lambda: {"redis": redis_check(settings().redis_url)})
+add_openapi(router)
 
 
-@router.route("/evaluate", "GET")
+@router.route(
+    "/evaluate",
+    "GET",
+    summary="Decide one flag for one user (the seed's call)",
+    responses={200: EvaluationResult},
+    parameters=[
+        Parameter(
+            "user_id",
+            "who is asking",
+            required=True,
+            schema={"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
+        ),
+        Parameter(
+            "flag_name",
+            "the flag to decide; an unknown flag is false",
+            required=True,
+            schema={"type": "string", "minLength": 1, "maxLength": MAX_FLAG_NAME},
+        ),
+        ENVIRONMENT,
+        Parameter(
+            "attributes",
+            "any other parameter is an attribute of the context, as a string",
+            free_form=True,
+        ),
+    ],
+    errors=[404],
+    access=Access.KEY,
+)
 def evaluate(request: flask.Request) -> flask.Response:
     environment = keys.environment(request, "evaluate")
     user_id = text_query(request, "user_id", limit=MAX_USER_ID)
@@ -81,7 +111,16 @@ def evaluate(request: flask.Request) -> flask.Response:
     )
 
 
-@router.route("/evaluate", "POST")
+@router.route(
+    "/evaluate",
+    "POST",
+    summary="Decide one flag for a context with typed attributes",
+    body=EvaluateRequest,
+    responses={200: EvaluationResult},
+    parameters=[ENVIRONMENT],
+    errors=[404],
+    access=Access.KEY,
+)
 def evaluate_context(request: flask.Request) -> flask.Response:
     """`{"flag_name", "context": {"user_id" | "targetingKey", ...attributes}}`: typed
     attributes (numbers, booleans, lists) for the conditions that compare them."""

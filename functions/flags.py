@@ -11,25 +11,30 @@ import functions_framework
 from functions.core.adapters.auth_api import BoundKeys
 from functions.core.adapters.readiness import database_check, redis_check
 from functions.core.keys.access import require_access, require_unbound
+from functions.core.models.config_file import ConfigDocument, ExportedDocument, ImportResult
 from functions.core.models.environments import (
     CreateEnvironmentRequest,
+    Environment,
     PromoteRequest,
+    Promotion,
     UpdateEnvironmentRequest,
 )
-from functions.core.models.flags import CreateFlagRequest, UpdateFlagRequest
+from functions.core.models.flags import CreateFlagRequest, Flag, UpdateFlagRequest
 from functions.core.services.config_files import ConfigFileService, parse_document
 from functions.core.services.environments import EnvironmentService
 from functions.core.services.flags import DECISION_FIELDS, FlagService
 from functions.core.services.promotion import PromotionService
 from functions.core.settings import FlagsSettings
-from functions.http.access import KeyCheck
+from functions.http.access import ENVIRONMENT, KeyCheck
+from functions.http.openapi import add_openapi
+from functions.http.operations import JSON, YAML_MEDIA, Access, Parameter
 from functions.http.probes import add_probes
 from functions.http.requests import bearer_token, bool_query, read_document, read_json, wants_yaml
 from functions.http.responses import json_response, no_content, yaml_response
 from functions.http.router import Router
 from functions.http.startup import once
 
-router = Router()
+router = Router("flags", __doc__)
 
 
 @once
@@ -75,9 +80,24 @@ add_probes(
         "redis": redis_check(settings().redis_url),
     },
 )
+add_openapi(router)
+
+KEY = Access.KEY
 
 
-@router.route("/flags", "GET")
+@router.route(
+    "/flags",
+    "GET",
+    summary="List flags, ordered by name, with their state in the environment",
+    responses={200: list[Flag]},
+    parameters=[
+        ENVIRONMENT,
+        Parameter("tag", "only flags carrying this tag (repeat for several)"),
+        Parameter("archived", "true: archived flags too", schema={"type": "boolean"}),
+    ],
+    errors=[404],
+    access=KEY,
+)
 def list_flags(request: flask.Request) -> flask.Response:
     """`?tag=a&tag=b`: only flags carrying every tag; `?archived=true`: archived ones too."""
     flags = flag_service().list_flags(
@@ -88,20 +108,46 @@ def list_flags(request: flask.Request) -> flask.Response:
     return json_response(flags)
 
 
-@router.route("/flags", "POST")
+@router.route(
+    "/flags",
+    "POST",
+    summary="Create a flag (off in every environment but as `is_enabled` says in this one)",
+    body=CreateFlagRequest,
+    responses={201: Flag},
+    parameters=[ENVIRONMENT],
+    errors=[404, 409, 422],
+    access=KEY,
+)
 def create_flag(request: flask.Request) -> flask.Response:
     environment = keys.environment(request, "write")
     body = read_json(request, CreateFlagRequest)
     return json_response(flag_service().create_flag(body, environment=environment), status=201)
 
 
-@router.route("/flags/<name>", "GET")
+@router.route(
+    "/flags/<name>",
+    "GET",
+    summary="One flag, with its state in the environment",
+    responses={200: Flag},
+    parameters=[ENVIRONMENT],
+    errors=[404],
+    access=KEY,
+)
 def get_flag(request: flask.Request, name: str) -> flask.Response:
     environment = keys.environment(request, "read")
     return json_response(flag_service().get_flag(name, environment=environment))
 
 
-@router.route("/flags/<name>", "PUT")
+@router.route(
+    "/flags/<name>",
+    "PUT",
+    summary="Change a flag: its state in the environment, or its shared definition",
+    body=UpdateFlagRequest,
+    responses={200: Flag},
+    parameters=[ENVIRONMENT],
+    errors=[404, 409, 422],
+    access=KEY,
+)
 def update_flag(request: flask.Request, name: str) -> flask.Response:
     caller = keys.caller(request, "write")
     environment = keys.acting_environment(request, caller)
@@ -111,7 +157,14 @@ def update_flag(request: flask.Request, name: str) -> flask.Response:
     return json_response(flag_service().update_flag(name, body, environment=environment))
 
 
-@router.route("/flags/<name>", "DELETE")
+@router.route(
+    "/flags/<name>",
+    "DELETE",
+    summary="Delete a flag from every environment",
+    responses={204: None},
+    errors=[404, 409],
+    access=KEY,
+)
 def delete_flag(request: flask.Request, name: str) -> flask.Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "delete a flag from every environment")
@@ -119,7 +172,15 @@ def delete_flag(request: flask.Request, name: str) -> flask.Response:
     return no_content()
 
 
-@router.route("/flags/<name>/promote", "POST")
+@router.route(
+    "/flags/<name>/promote",
+    "POST",
+    summary="Make one environment decide a flag like another (state and rule)",
+    body=PromoteRequest,
+    responses={200: Promotion},
+    errors=[404, 409],
+    access=KEY,
+)
 def promote_flag(request: flask.Request, name: str) -> flask.Response:
     caller = keys.caller(request, "write")
     body = read_json(request, PromoteRequest)
@@ -129,7 +190,16 @@ def promote_flag(request: flask.Request, name: str) -> flask.Response:
     )
 
 
-@router.route("/export", "GET")
+@router.route(
+    "/export",
+    "GET",
+    summary="The configuration as a document (JSON, or YAML by Accept)",
+    responses={200: ExportedDocument},
+    response_media=(JSON, YAML_MEDIA[0]),
+    parameters=[ENVIRONMENT],
+    errors=[404],
+    access=KEY,
+)
 def export_configuration(request: flask.Request) -> flask.Response:
     caller = keys.caller(request, "read")
     everything = caller.environment is None and "environment" not in request.args
@@ -138,7 +208,19 @@ def export_configuration(request: flask.Request) -> flask.Response:
     return yaml_response(document) if wants_yaml(request) else json_response(document)
 
 
-@router.route("/import", "POST")
+@router.route(
+    "/import",
+    "POST",
+    summary="Make the listed environments hold exactly a document's configuration",
+    body=ConfigDocument,
+    body_media=(JSON, *YAML_MEDIA),
+    responses={200: ImportResult},
+    parameters=[
+        Parameter("dry_run", "true: only the plan, nothing applied", schema={"type": "boolean"})
+    ],
+    errors=[409, 422],
+    access=KEY,
+)
 def import_configuration(request: flask.Request) -> flask.Response:
     caller = keys.caller(request, "write")
     dry_run = bool_query(request, "dry_run")
@@ -151,13 +233,27 @@ def import_configuration(request: flask.Request) -> flask.Response:
     )
 
 
-@router.route("/environments", "GET")
+@router.route(
+    "/environments",
+    "GET",
+    summary="List the environments",
+    responses={200: list[Environment]},
+    access=KEY,
+)
 def list_environments(request: flask.Request) -> flask.Response:
     keys.caller(request, "read")
     return json_response(environment_service().list_environments())
 
 
-@router.route("/environments", "POST")
+@router.route(
+    "/environments",
+    "POST",
+    summary="Create an environment (every flag starts off there)",
+    body=CreateEnvironmentRequest,
+    responses={201: Environment},
+    errors=[409],
+    access=KEY,
+)
 def create_environment(request: flask.Request) -> flask.Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "create environments")
@@ -165,13 +261,28 @@ def create_environment(request: flask.Request) -> flask.Response:
     return json_response(environment_service().create_environment(body), status=201)
 
 
-@router.route("/environments/<key>", "GET")
+@router.route(
+    "/environments/<key>",
+    "GET",
+    summary="One environment",
+    responses={200: Environment},
+    errors=[404],
+    access=KEY,
+)
 def get_environment(request: flask.Request, key: str) -> flask.Response:
     keys.caller(request, "read")
     return json_response(environment_service().get_environment(key))
 
 
-@router.route("/environments/<key>", "PUT")
+@router.route(
+    "/environments/<key>",
+    "PUT",
+    summary="Rename an environment",
+    body=UpdateEnvironmentRequest,
+    responses={200: Environment},
+    errors=[404, 409],
+    access=KEY,
+)
 def rename_environment(request: flask.Request, key: str) -> flask.Response:
     caller = keys.caller(request, "write")
     require_access(caller, key)
@@ -179,7 +290,14 @@ def rename_environment(request: flask.Request, key: str) -> flask.Response:
     return json_response(environment_service().rename_environment(key, name=body.name))
 
 
-@router.route("/environments/<key>", "DELETE")
+@router.route(
+    "/environments/<key>",
+    "DELETE",
+    summary="Delete an environment no key is bound to, with its states and rules",
+    responses={204: None},
+    errors=[404, 409],
+    access=KEY,
+)
 def delete_environment(request: flask.Request, key: str) -> flask.Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "delete environments")

@@ -13,20 +13,24 @@ from functions.core.keys.access import require_unbound
 from functions.core.models.targeting import (
     CreateRuleRequest,
     CreateSegmentRequest,
+    Rule,
+    Segment,
     SegmentBody,
     UpdateRuleRequest,
 )
 from functions.core.services.segments import SegmentService
 from functions.core.services.targeting import TargetingService
 from functions.core.settings import TargetingSettings
-from functions.http.access import KeyCheck
+from functions.http.access import ENVIRONMENT, KeyCheck
+from functions.http.openapi import add_openapi
+from functions.http.operations import Access
 from functions.http.probes import add_probes
 from functions.http.requests import read_json
 from functions.http.responses import json_response, no_content
 from functions.http.router import Router
 from functions.http.startup import once
 
-router = Router()
+router = Router("targeting", __doc__)
 
 
 @once
@@ -56,61 +60,130 @@ add_probes(
         "redis": redis_check(settings().redis_url),
     },
 )
+add_openapi(router)
+
+KEY = Access.KEY
 
 
-@router.route("/rules", "POST")
+@router.route(
+    "/rules",
+    "POST",
+    summary="Create a flag's targeting rule in the environment",
+    body=CreateRuleRequest,
+    responses={201: Rule},
+    parameters=[ENVIRONMENT],
+    errors=[404, 409, 422],
+    access=KEY,
+)
 def create_rule(request: flask.Request) -> flask.Response:
     environment = keys.environment(request, "write")
     body = read_json(request, CreateRuleRequest)
     return json_response(rules().create_rule(body, environment=environment), status=201)
 
 
-@router.route("/rules/<flag_name>", "GET")
+@router.route(
+    "/rules/<flag_name>",
+    "GET",
+    summary="A flag's targeting rule in the environment",
+    responses={200: Rule},
+    parameters=[ENVIRONMENT],
+    errors=[404],
+    access=KEY,
+)
 def get_rule(request: flask.Request, flag_name: str) -> flask.Response:
     environment = keys.environment(request, "read")
     return json_response(rules().get_rule(flag_name, environment=environment))
 
 
-@router.route("/rules/<flag_name>", "PUT")
+@router.route(
+    "/rules/<flag_name>",
+    "PUT",
+    summary="Change a flag's targeting rule in the environment",
+    body=UpdateRuleRequest,
+    responses={200: Rule},
+    parameters=[ENVIRONMENT],
+    errors=[404, 409, 422],
+    access=KEY,
+)
 def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
     environment = keys.environment(request, "write")
     body = read_json(request, UpdateRuleRequest)
     return json_response(rules().update_rule(flag_name, body, environment=environment))
 
 
-@router.route("/rules/<flag_name>", "DELETE")
+@router.route(
+    "/rules/<flag_name>",
+    "DELETE",
+    summary="Delete a flag's targeting rule in the environment",
+    responses={204: None},
+    parameters=[ENVIRONMENT],
+    errors=[404, 409],
+    access=KEY,
+)
 def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
     rules().delete_rule(flag_name, environment=keys.environment(request, "write"))
     return no_content()
 
 
-@router.route("/segments", "GET")
+@router.route(
+    "/segments", "GET", summary="List the segments", responses={200: list[Segment]}, access=KEY
+)
 def list_segments(request: flask.Request) -> flask.Response:
     keys.caller(request, "read")
     return json_response(segments().list_segments())
 
 
-@router.route("/segments", "POST")
+@router.route(
+    "/segments",
+    "POST",
+    summary="Create a segment (shared by every environment)",
+    body=CreateSegmentRequest,
+    responses={201: Segment},
+    errors=[409, 422],
+    access=KEY,
+)
 def create_segment(request: flask.Request) -> flask.Response:
     _segment_writer(request)
     body = read_json(request, CreateSegmentRequest)
     return json_response(segments().create_segment(body), status=201)
 
 
-@router.route("/segments/<key>", "GET")
+@router.route(
+    "/segments/<key>",
+    "GET",
+    summary="One segment",
+    responses={200: Segment},
+    errors=[404],
+    access=KEY,
+)
 def get_segment(request: flask.Request, key: str) -> flask.Response:
     keys.caller(request, "read")
     return json_response(segments().get_segment(key))
 
 
-@router.route("/segments/<key>", "PUT")
+@router.route(
+    "/segments/<key>",
+    "PUT",
+    summary="Replace a segment's audience",
+    body=SegmentBody,
+    responses={200: Segment},
+    errors=[404, 409, 422],
+    access=KEY,
+)
 def update_segment(request: flask.Request, key: str) -> flask.Response:
     _segment_writer(request)
     body = read_json(request, SegmentBody)
     return json_response(segments().update_segment(key, body))
 
 
-@router.route("/segments/<key>", "DELETE")
+@router.route(
+    "/segments/<key>",
+    "DELETE",
+    summary="Delete a segment no targeting rule names",
+    responses={204: None},
+    errors=[404, 409],
+    access=KEY,
+)
 def delete_segment(request: flask.Request, key: str) -> flask.Response:
     _segment_writer(request)
     segments().delete_segment(key)

@@ -7,7 +7,9 @@ without a handler ever building an error by hand.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from functions.core.models.errors import ErrorBody, InternalErrorBody
 
 
 class ToggleMasterError(Exception):
@@ -15,14 +17,15 @@ class ToggleMasterError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    body: ClassVar[type[ErrorBody]] = ErrorBody
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
 
-    def to_body(self) -> dict[str, Any]:
-        return {"error": self.message, "code": self.code, **self.details}
+    def to_body(self) -> ErrorBody:
+        return self.body.model_validate({"error": self.message, "code": self.code, **self.details})
 
 
 class InternalError(ToggleMasterError):
@@ -30,6 +33,7 @@ class InternalError(ToggleMasterError):
 
     status = 500
     code = "internal_error"
+    body = InternalErrorBody
 
 
 class BadRequest(ToggleMasterError):

@@ -10,8 +10,16 @@ import flask
 
 from functions.core.keys.access import ENVIRONMENT_PARAMETER, Caller, resolve_environment
 from functions.core.keys.client import AuthClient
+from functions.core.names import ENVIRONMENT_PATTERN
+from functions.http.operations import Parameter
 from functions.http.requests import bearer_token
 from functions.http.startup import once
+
+ENVIRONMENT = Parameter(
+    ENVIRONMENT_PARAMETER,
+    "the environment to act on; omitted: the key's own, or the default environment",
+    schema={"type": "string", "pattern": ENVIRONMENT_PATTERN},
+)
 
 
 class KeyCheckSettings(Protocol):

@@ -8,16 +8,23 @@ from collections.abc import Callable
 import flask
 
 from functions.core.adapters.readiness import Check, report
+from functions.core.models.probes import Health, Readiness
 from functions.http.responses import json_response
 from functions.http.router import Router
 
 
 def add_probes(router: Router, checks: Callable[[], dict[str, Check]]) -> None:
-    @router.route("/health", "GET")
+    @router.route("/health", "GET", summary="The process answers", responses={200: Health})
     def health(request: flask.Request) -> flask.Response:
-        return json_response({"status": "ok"})
+        return json_response(Health())
 
-    @router.route("/ready", "GET")
+    @router.route(
+        "/ready",
+        "GET",
+        summary="Every dependency answers",
+        responses={200: Readiness, 503: Readiness},
+    )
     def ready(request: flask.Request) -> flask.Response:
-        ok, body = report(checks())
-        return json_response(body, status=200 if ok else 503)
+        """503 names each failed dependency and what to fix (a variable, `make migrate`)."""
+        readiness = report(checks())
+        return json_response(readiness, status=200 if readiness.status == "ready" else 503)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import flask
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
@@ -20,27 +21,77 @@ from functions.core.errors import (
 )
 from functions.core.logs import correlation_id
 from functions.core.parsing import check_query
+from functions.http.operations import JSON, Access, Handler, Operation, Parameter
 from functions.http.responses import error_response
 
 CORRELATION_HEADER = "X-Request-Id"
-
-Handler = Callable[..., flask.Response]
 
 log = logging.getLogger("togglemaster.http")
 
 
 class Router:
-    """Maps method and path to a handler; the function's target calls `dispatch`."""
+    """Maps method and path to a handler; the function's target calls `dispatch`.
 
-    def __init__(self) -> None:
+    Each route also says what it reads and answers (see `Operation`), which is all
+    `functions.http.openapi` needs to describe the function.
+    """
+
+    def __init__(self, name: str = "", description: str | None = None) -> None:
+        self.name = name
+        self.description = description
         self._map = Map(strict_slashes=False, merge_slashes=False)
         self._handlers: dict[str, Handler] = {}
+        self._operations: list[Operation] = []
 
-    def route(self, path: str, *methods: str) -> Callable[[Handler], Handler]:
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(self._operations)
+
+    def route(
+        self,
+        path: str,
+        *methods: str,
+        summary: str = "",
+        body: Any = None,
+        body_media: Sequence[str] = (JSON,),
+        body_required: bool = True,
+        responses: Mapping[int, Any] | None = None,
+        response_media: Sequence[str] = (JSON,),
+        errors: Iterable[int] = (),
+        parameters: Sequence[Parameter] = (),
+        access: Access = Access.NONE,
+    ) -> Callable[[Handler], Handler]:
+        """`body`: the request body's type (or a mapping of media type to type);
+        `responses`: status to body type, `None` for no body; `errors`: the statuses
+        beyond those every route of its kind answers (see `Operation.statuses`)."""
+        bodies: Mapping[str, Any] = (
+            {}
+            if body is None
+            else body
+            if isinstance(body, Mapping)
+            else dict.fromkeys(body_media, body)
+        )
+
         def register(handler: Handler) -> Handler:
             endpoint = f"{handler.__name__}:{path}"
             self._map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
             self._handlers[endpoint] = handler
+            self._operations.extend(
+                Operation(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    body=bodies,
+                    body_required=body_required,
+                    responses=dict(responses or {200: Any}),
+                    response_media=tuple(response_media),
+                    errors=frozenset(errors),
+                    parameters=tuple(parameters),
+                    access=access,
+                )
+                for method in methods
+            )
             return handler
 
         return register

@@ -17,8 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.rows import dict_row
 
 from functions.core.adapters import migrations
+from functions.core.models.probes import CheckResult, Readiness
 
-Check = Callable[[], dict[str, Any]]
+Check = Callable[[], CheckResult]
 
 
 def _resolves(url: str, variable: str) -> str | None:
@@ -35,10 +36,10 @@ def _resolves(url: str, variable: str) -> str | None:
 def database_check(
     database_url: str, components: Sequence[str], *, requires_tables: Sequence[str] = ()
 ) -> Check:
-    def check() -> dict[str, Any]:
+    def check() -> CheckResult:
         problem = _resolves(database_url, "DATABASE_URL")
         if problem:
-            return {"ok": False, "error": problem}
+            return CheckResult(ok=False, error=problem)
         try:
             with psycopg.connect(database_url, connect_timeout=3, row_factory=dict_row) as conn:
                 missing = migrations.pending(conn, components)
@@ -48,31 +49,30 @@ def database_check(
                     if conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()["t"] is None  # type: ignore[index]
                 ]
         except psycopg.Error as exc:
-            return {
-                "ok": False,
-                "error": f"DATABASE_URL: cannot connect ({exc.__class__.__name__})",
-            }
+            return CheckResult(
+                ok=False, error=f"DATABASE_URL: cannot connect ({exc.__class__.__name__})"
+            )
         if absent:
-            return {
-                "ok": False,
-                "error": "DATABASE_URL must name the configuration database that the flags "
+            return CheckResult(
+                ok=False,
+                error="DATABASE_URL must name the configuration database that the flags "
                 f"function uses: table(s) {', '.join(absent)} not found there",
-            }
+            )
         if missing:
-            return {
-                "ok": False,
-                "error": f"schema not migrated: run `make migrate` (pending: {', '.join(missing)})",
-            }
-        return {"ok": True}
+            return CheckResult(
+                ok=False,
+                error=f"schema not migrated: run `make migrate` (pending: {', '.join(missing)})",
+            )
+        return CheckResult(ok=True)
 
     return check
 
 
 def redis_check(redis_url: str) -> Check:
-    def check() -> dict[str, Any]:
+    def check() -> CheckResult:
         problem = _resolves(redis_url, "REDIS_URL")
         if problem:
-            return {"ok": False, "error": problem}
+            return CheckResult(ok=False, error=problem)
         try:
             client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
             try:
@@ -80,27 +80,30 @@ def redis_check(redis_url: str) -> Check:
             finally:
                 client.close()
         except redis.RedisError as exc:
-            return {"ok": False, "error": f"REDIS_URL: cannot connect ({exc.__class__.__name__})"}
-        return {"ok": True}
+            return CheckResult(
+                ok=False, error=f"REDIS_URL: cannot connect ({exc.__class__.__name__})"
+            )
+        return CheckResult(ok=True)
 
     return check
 
 
-def report(checks: dict[str, Check]) -> tuple[bool, dict[str, Any]]:
+def report(checks: dict[str, Check]) -> Readiness:
     results = {name: check() for name, check in checks.items()}
-    ready = all(result["ok"] for result in results.values())
-    body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": results}
-    if not ready:
-        body["error"] = "; ".join(r["error"] for r in results.values() if not r["ok"])
-    return ready, body
+    if all(result.ok for result in results.values()):
+        return Readiness(status="ready", checks=results)
+    failures = "; ".join(r.error or "failed" for r in results.values() if not r.ok)
+    return Readiness(status="unavailable", checks=results, error=failures)
 
 
 def dynamodb_table_check(client: Any, table: str) -> Check:
-    def check() -> dict[str, Any]:
+    def check() -> CheckResult:
         try:
             client.describe_table(TableName=table)
         except (BotoCoreError, ClientError) as exc:
-            return {"ok": False, "error": f"AWS_DYNAMODB_TABLE: {exc.__class__.__name__}: {exc}"}
-        return {"ok": True}
+            return CheckResult(
+                ok=False, error=f"AWS_DYNAMODB_TABLE: {exc.__class__.__name__}: {exc}"
+            )
+        return CheckResult(ok=True)
 
     return check

@@ -7,9 +7,9 @@ The same models describe the API in the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
@@ -20,3 +20,15 @@ class RequestBody(BaseModel):
 
 class ResponseBody(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+def absent(value: object) -> bool:
+    """`exclude_if` for the fields a body leaves out, rather than sending null, when unset."""
+    return value is None
+
+
+class Change(ResponseBody):
+    """One difference a plan or a promotion reports: the value before and after."""
+
+    from_: Any = Field(alias="from")
+    to: Any

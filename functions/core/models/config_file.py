@@ -32,7 +32,7 @@ them hold exactly its flags, states and rules. A flag it leaves out is reset the
 the database has. Flag definitions and segments are shared by every environment:
 listed ones are created or replaced; a segment it leaves out is deleted only when
 the document lists every environment (and names segments at all). `make schemas`
-publishes the JSON Schema in `events/`.
+publishes the JSON Schema in `functions/contracts/`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from functions.core.models.common import Description
+from functions.core.models.common import Change, Description, ResponseBody, absent
 from functions.core.models.flags import FlagType, Owner, Tags
 from functions.core.models.targeting import SegmentName
 from functions.core.names import EnvironmentDisplayName, EnvironmentKey, SegmentKey, StoredFlagName
@@ -93,3 +93,82 @@ class ConfigDocument(_Strict):
     environments: list[EnvironmentSpec] = Field(min_length=1)
     segments: list[SegmentSpec] | None = None
     flags: list[FlagSpec] = Field(default_factory=list)
+
+
+# -- what export writes and import answers: response bodies, as loose as stored data ----
+
+
+class ExportedRule(ResponseBody):
+    enabled: bool
+    rules: Any = Field(description="the stored rule document")
+
+
+class ExportedState(ResponseBody):
+    enabled: bool
+    rule: ExportedRule | None
+
+
+class ExportedFlag(ResponseBody):
+    name: str
+    description: str | None
+    type: FlagType
+    variants: dict[str, Any]
+    off_variant: str
+    default_variant: str
+    tags: list[str]
+    owner: str | None
+    archived: bool
+    environments: dict[str, ExportedState]
+
+
+class ExportedSegment(ResponseBody):
+    """A segment's canonical document: optional members only when set."""
+
+    key: str
+    name: str | None = Field(default=None, exclude_if=absent)
+    description: str | None = Field(default=None, exclude_if=absent)
+    included: list[str]
+    excluded: list[str]
+    conditions: dict[str, Any] | None = Field(default=None, exclude_if=absent)
+
+
+class ExportedEnvironment(ResponseBody):
+    key: str
+    name: str
+
+
+class ExportedDocument(ResponseBody):
+    """`GET /export`: a `ConfigDocument` that importing gives back unchanged."""
+
+    version: Literal[1] = 1
+    environments: list[ExportedEnvironment]
+    segments: list[ExportedSegment]
+    flags: list[ExportedFlag]
+
+
+PlanAction = Literal["created", "changed", "deleted", "unchanged"]
+
+
+class PlanItem(ResponseBody):
+    """One thing an import does: to a segment, a flag (its definition, or with
+    `environment` its state there) or an environment itself."""
+
+    action: PlanAction
+    segment: str | None = Field(default=None, exclude_if=absent)
+    flag: str | None = Field(default=None, exclude_if=absent)
+    environment: str | None = Field(default=None, exclude_if=absent)
+    changes: dict[str, Change] | None = Field(default=None, exclude_if=absent)
+
+
+class PlanSummary(ResponseBody):
+    created: int
+    changed: int
+    deleted: int
+    unchanged: int
+
+
+class ImportResult(ResponseBody):
+    dry_run: bool
+    applied: bool = Field(description="false on a dry run, or when nothing differed")
+    summary: PlanSummary
+    plan: list[PlanItem]

@@ -9,13 +9,25 @@ from pydantic import Field, StringConstraints, field_validator
 from functions.core.models.common import RequestBody, ResponseBody
 from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
 
+_USER_ID = {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID}
+_USER_ID_REQUIRED: list[Any] = [
+    {"required": ["user_id"], "properties": {"user_id": _USER_ID}},
+    {
+        "required": ["targetingKey"],
+        "properties": {"targetingKey": _USER_ID},
+        "not": {"required": ["user_id"]},
+    },
+]
+"""What `_has_user_id` checks, said in the schema so clients (and the fuzzer) know it."""
+
 
 class EvaluateRequest(RequestBody):
     """`POST /evaluate`: the context as JSON, so attributes keep their types."""
 
     flag_name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_FLAG_NAME)]
     context: dict[str, Any] = Field(
-        description="`user_id` (or OpenFeature's `targetingKey`) plus any attributes"
+        description="`user_id` (or OpenFeature's `targetingKey`) plus any attributes",
+        json_schema_extra={"anyOf": _USER_ID_REQUIRED},
     )
 
     @field_validator("context")

@@ -112,6 +112,13 @@ class EnvironmentKeys(ResponseBody):
     active_keys: int
 
 
+class AuthStats(ResponseBody):
+    """`GET /admin/stats`: one process's figures (each worker answers for itself)."""
+
+    pid: int
+    validations: int = Field(description="`/validate` calls answered: other functions' misses")
+
+
 # -- records: what crosses layers inside ToggleMaster, never a response body ----------
 
 

@@ -22,10 +22,13 @@ from functions.core.mappers.definitions import (
     flag_definition,
     referenced_segments,
 )
+from functions.core.memory import collector_paused
 from functions.core.models.config_file import (
     ConfigDocument,
     EnvironmentSpec,
+    ExportedDocument,
     FlagSpec,
+    ImportResult,
     RuleSpec,
     SegmentSpec,
     StateSpec,
@@ -37,7 +40,6 @@ from functions.core.services.guards import check_stored_rules, delete_unused_seg
 from functions.core.snapshot.notices import ChangeNotices
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
-from functions.core.stores import rules as rule_store
 from functions.core.stores import segments as segment_store
 
 
@@ -97,15 +99,18 @@ class ConfigFileService:
         self._database_url = database_url
         self._notices = ChangeNotices(redis_url)
 
-    def export(self, *, environment: str | None) -> dict[str, Any]:
+    @collector_paused()
+    def export(self, *, environment: str | None) -> ExportedDocument:
         with transaction(self._database_url) as conn:
             if environment is not None:
                 environment_store.get_environment(conn, environment)
-            return export_document(conn, None if environment is None else [environment])
+            document = export_document(conn, None if environment is None else [environment])
+        return ExportedDocument.model_validate(document)
 
+    @collector_paused()
     def import_document(
         self, document: ConfigDocument, *, dry_run: bool, bound_to: str | None
-    ) -> dict[str, Any]:
+    ) -> ImportResult:
         """The plan; without `dry_run` also carried out, in one transaction.
 
         A key bound to one environment may change states and rules there, not what
@@ -125,12 +130,9 @@ class ConfigFileService:
         applied = not dry_run and plan.changes_anything
         if applied:
             self._notices.announce("import", ",".join(e.key for e in document.environments))
-        return {
-            "dry_run": dry_run,
-            "applied": applied,
-            "summary": plan.summary(),
-            "plan": plan.items,
-        }
+        return ImportResult.model_validate(
+            {"dry_run": dry_run, "applied": applied, "summary": plan.summary(), "plan": plan.items}
+        )
 
 
 def parse_document(raw: object) -> ConfigDocument:
@@ -195,22 +197,30 @@ def export_document(conn: Connection, environments: list[str] | None) -> dict[st
     """Every segment (they are shared), every flag's definition and the chosen states."""
     known = environment_store.list_environments(conn)
     chosen = [e for e in known if environments is None or e.key in environments]
-    flags = []
-    for definition in flag_store.list_flags(conn, environment=chosen[0].key):
-        states = {}
-        for environment in chosen:
-            state = flag_store.get_flag(conn, definition.name, environment=environment.key)
-            rule = rule_store.find_rule(conn, definition.name, environment=environment.key)
-            states[environment.key] = {
-                "enabled": state.is_enabled,
-                "rule": None if rule is None else {"enabled": rule.is_enabled, "rules": rule.rules},
-            }
-        flags.append({**_definition_view(definition), "environments": states})
+    stored = {e.key: flag_states.read_environment(conn, environment=e.key) for e in chosen}
+    flags = [
+        {
+            **_definition_view(definition),
+            "environments": {
+                key: _state_view(at.of(definition.name)) for key, at in stored.items()
+            },
+        }
+        for definition in flag_store.list_flags(conn, environment=chosen[0].key)
+    ]
     return {
         "version": 1,
         "environments": [{"key": e.key, "name": e.name} for e in chosen],
         "segments": list(segment_store.documents(conn).values()),
         "flags": flags,
+    }
+
+
+def _state_view(state: flag_states.FlagState) -> dict[str, Any]:
+    """A state as a document says it (the rule's `is_enabled` is its `enabled`)."""
+    rule = state.rule
+    return {
+        "enabled": state.enabled,
+        "rule": None if rule is None else {"enabled": rule["is_enabled"], "rules": rule["rules"]},
     }
 
 
@@ -261,11 +271,20 @@ def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -
             dropped = sorted(set(stored_segments) - {s.key for s in document.segments})
     known = (set(stored_segments) - set(dropped)) | {s.key for s in document.segments or []}
     current = {flag.name: flag for flag in flag_store.list_flags(conn, environment=keys[0])}
+    # Each environment read once, not per flag; states are written after every definition,
+    # in a few statements, and before segments go (the rules naming them are replaced).
+    stored = {key: flag_states.read_environment(conn, environment=key) for key in keys}
+    writes: list[flag_states.Change] = []
     for index, spec in enumerate(document.flags):
-        _flag(conn, plan, spec, index, keys, current.get(spec.name), known, apply=apply)
+        found = current.get(spec.name)
+        _flag(conn, plan, spec, index, found, known, stored, writes, apply=apply)
     listed = {spec.name for spec in document.flags}
+    cleared: list[tuple[str, str]] = []
     for name in sorted(set(current) - listed):
-        _absent_flag(conn, plan, name, keys, delete=covers_all, apply=apply)
+        _absent_flag(conn, plan, name, stored, cleared, delete=covers_all, apply=apply)
+    if apply:
+        flag_states.write(conn, writes)
+        flag_states.clear(conn, cleared)
     for key in dropped:
         plan.add("deleted", segment=key)
         if apply:
@@ -317,12 +336,15 @@ def _flag(
     plan: Plan,
     spec: FlagSpec,
     index: int,
-    keys: list[str],
     found: Flag | None,
     segments: set[str],
+    stored: dict[str, flag_states.EnvironmentStates],
+    writes: list[flag_states.Change],
     *,
     apply: bool,
 ) -> None:
+    """Plan (and apply) the definition now; the states' writes join `writes`."""
+    keys = list(stored)
     definition = _definition(spec, index)
     shared = flag_store.Definition.of(
         definition, tags=spec.tags, owner=spec.owner, archived=spec.archived
@@ -368,12 +390,12 @@ def _flag(
         path = f"$.flags[{index}].environments.{key}.rule.rules"
         want_rule = _desired_view(definition, desired.rule, segments, path=path)
         _state(
-            conn,
             plan,
             definition,
             key,
             flag_states.FlagState(desired.enabled, want_rule),
-            new_flag=found is None,
+            None if found is None else stored[key],
+            writes,
             apply=apply,
         )
 
@@ -390,23 +412,24 @@ def _desired_view(
 
 
 def _state(
-    conn: Connection,
     plan: Plan,
     definition: engine.FlagDefinition,
     environment: str,
     wanted: flag_states.FlagState,
+    stored: flag_states.EnvironmentStates | None,
+    writes: list[flag_states.Change],
     *,
-    new_flag: bool,
     apply: bool,
 ) -> None:
+    """`stored`: the environment as read before any write; None for a flag being created."""
     name = definition.key
-    if new_flag:
+    if stored is None:
         was = flag_states.FlagState(enabled=False, rule=None)
     else:
-        stored = flag_states.read(conn, name, environment=environment)
-        was = flag_states.FlagState(stored.enabled, _comparable(definition, stored.rule))
+        state = stored.of(name)
+        was = flag_states.FlagState(state.enabled, _comparable(definition, state.rule, wanted.rule))
     changes = flag_states.differences(was, wanted)
-    if new_flag:
+    if stored is None:
         plan.add("created", flag=name, environment=environment, changes=changes)
     else:
         plan.add(
@@ -416,16 +439,21 @@ def _state(
             changes=changes,
         )
     if apply and changes:
-        flag_id = flag_store.get_flag_id(conn, name)
-        flag_states.write(conn, name, flag_id, environment=environment, state=wanted)
+        writes.append(flag_states.Change(name, environment, wanted))
 
 
 def _comparable(
-    definition: engine.FlagDefinition, view: dict[str, Any] | None
+    definition: engine.FlagDefinition, view: dict[str, Any] | None, wanted: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """A stored rule in canonical form, so an old spelling of the same rule compares equal."""
+    """A stored rule in canonical form, so an old spelling of the same rule compares equal.
+
+    One equal to the `wanted` (canonical) rules is canonical already -- the canonical form
+    is a fixed point -- and is not parsed again: most rules of a re-import are unchanged.
+    """
     if view is None:
         return None
+    if wanted is not None and view["rules"] == wanted["rules"]:
+        return view
     try:
         named = referenced_segments(view["rules"])
         rules = canonical_rule_document(definition, view["rules"], named, path="$")
@@ -435,21 +463,26 @@ def _comparable(
 
 
 def _absent_flag(
-    conn: Connection, plan: Plan, name: str, keys: list[str], *, delete: bool, apply: bool
+    conn: Connection,
+    plan: Plan,
+    name: str,
+    stored: dict[str, flag_states.EnvironmentStates],
+    cleared: list[tuple[str, str]],
+    *,
+    delete: bool,
+    apply: bool,
 ) -> None:
+    """Deleted when the document covers every environment; else off, without rule, in
+    those it covers (`cleared` collects them)."""
     if delete:
         plan.add("deleted", flag=name)
         if apply:
             flag_store.delete_flag(conn, name)
         return
-    for key in keys:
-        enabled = flag_store.get_flag(conn, name, environment=key).is_enabled
-        rule = rule_store.find_rule(conn, name, environment=key)
-        if not enabled and rule is None:
+    for key, states in stored.items():
+        state = states.of(name)
+        if not state.enabled and state.rule is None:
             continue
         plan.add("deleted", flag=name, environment=key)
         if apply:
-            flag_store.clear_state(
-                conn, flag_id=flag_store.get_flag_id(conn, name), environment=key
-            )
-            rule_store.delete_rule(conn, name, environment=key)
+            cleared.append((name, key))

@@ -1,0 +1,84 @@
+"""What a route declares about itself besides its handler: the bodies it reads and
+answers, its parameters, the key it takes and the errors it can answer. The router
+keeps them; `functions.http.openapi` turns them into the function's description."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import flask
+
+from functions.core.models.errors import ErrorBody, InternalErrorBody
+
+Handler = Callable[..., flask.Response]
+
+JSON = "application/json"
+YAML_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+class Access(enum.Enum):
+    """Which key a route takes in `Authorization: Bearer`."""
+
+    NONE = "none"
+    KEY = "key"
+    """An API key (`tm_key_...`) holding the route's scope."""
+    MASTER = "master"
+    """The master key, or an API key with the `admin` scope."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A query parameter or request header. `free_form`: any further query parameters,
+    gathered under `name` as a string-valued object (OpenAPI's form style, exploded)."""
+
+    name: str
+    description: str
+    location: Literal["query", "header"] = "query"
+    required: bool = False
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    free_form: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One method on one path. Bodies are types (a model, `list[Model]`, a union) by media
+    type; a response of `None` has no body."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: Mapping[str, Any]
+    body_required: bool
+    responses: Mapping[int, Any]
+    response_media: tuple[str, ...]
+    errors: frozenset[int]
+    parameters: tuple[Parameter, ...]
+    access: Access
+
+    @property
+    def description(self) -> str | None:
+        doc = self.handler.__doc__
+        return " ".join(doc.split()) if doc else None
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+    def statuses(self) -> dict[int, Any]:
+        """Every status it answers with its body type: its own, then the errors every
+        request can meet (a bad query, a bug) and those its body and key bring."""
+        errors = {400, 500, *self.errors}
+        if self.body:
+            errors.add(413)
+        if self.access is Access.KEY:
+            errors |= {401, 403, 503}
+        elif self.access is Access.MASTER:
+            errors |= {403, 503}
+        answers: dict[int, Any] = dict(self.responses)
+        for status in errors - answers.keys():
+            answers[status] = InternalErrorBody if status == 500 else ErrorBody
+        return dict(sorted(answers.items()))

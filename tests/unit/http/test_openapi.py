@@ -1,0 +1,176 @@
+"""Each function's OpenAPI description: generated from its routes, committed, served
+without a key, and valid OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+from functions.commands.openapi import FUNCTIONS, expected, router_of
+from functions.http.openapi import document
+from functions.main import TARGETS
+
+ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
+
+UNREACHABLE = "http://127.0.0.1:9"
+"""Nothing listens here: serving the description must need no dependency."""
+ENVIRONMENTS: dict[str, dict[str, str]] = {
+    "auth": {"DATABASE_URL": "postgresql://u:p@127.0.0.1:9/auth", "MASTER_KEY": "m" * 16},
+    "flags": {
+        "DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
+        "REDIS_URL": "redis://127.0.0.1:9",
+        "AUTH_SERVICE_URL": UNREACHABLE,
+    },
+    "targeting": {
+        "DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
+        "REDIS_URL": "redis://127.0.0.1:9",
+        "AUTH_SERVICE_URL": UNREACHABLE,
+    },
+    "evaluation": {
+        "REDIS_URL": "redis://127.0.0.1:9",
+        "AUTH_SERVICE_URL": UNREACHABLE,
+        "FLAG_SERVICE_URL": UNREACHABLE,
+        "TARGETING_SERVICE_URL": UNREACHABLE,
+        "SERVICE_API_KEY": "s" * 16,
+        "AWS_SQS_URL": f"{UNREACHABLE}/queue",
+    },
+    "analytics": {"AWS_ENDPOINT_URL": UNREACHABLE},
+}
+
+
+def _operations(described: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, methods in described["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_functions__listed__every_http_target() -> None:
+    # Given / When / Then: the command describes exactly the targets main serves
+    assert FUNCTIONS == TARGETS
+
+
+def test_committed_descriptions__compared_with_generator__identical() -> None:
+    # Given what the routes and models produce now
+    wanted = expected()
+    # When the committed files are read
+    stale = [
+        path.name for path, text in wanted.items() if not path.exists() or path.read_text() != text
+    ]
+    # Then none differs: a change to a route or model comes with `make openapi`
+    assert not stale, f"run `make openapi`: {', '.join(stale)} out of date"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_openapi_json__without_key__200_valid_openapi_3_1(
+    function_client: ClientFactory, function: str
+) -> None:
+    # Given the function, its dependencies unreachable
+    client = function_client(function, ENVIRONMENTS[function])
+    # When its description is asked for without a key
+    response = client.get("/openapi.json")
+    # Then it is served, is the generated document, and is valid OpenAPI 3.1
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    served = response.get_json()
+    assert served == document(router_of(function))
+    assert served["openapi"].startswith("3.1.")
+    validate(served)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_description__every_operation__summary_security_and_error_bodies(function: str) -> None:
+    # Given a function's description
+    described = document(router_of(function))
+    for method, path, operation in _operations(described):
+        # Then every operation says what it does and which key it takes
+        assert operation.get("summary"), f"{method} {path}"
+        assert "security" in operation, f"{method} {path}"
+        # and every error is the error body, a 500 carrying the correlation id
+        assert operation["responses"]["500"] == {
+            "$ref": "#/components/responses/InternalServerError"
+        }
+    internal = described["components"]["schemas"]["InternalErrorBody"]
+    assert {"error", "code", "correlation_id"} <= set(internal["required"])
+
+
+def _operation(function: str, method: str, path: str) -> dict[str, Any]:
+    operation: dict[str, Any] = document(router_of(function))["paths"][path][method.lower()]
+    return operation
+
+
+def test_description__seed_create_flag__201_400_401_403_409_with_bearer_key() -> None:
+    # Given / When
+    operation = _operation("flags", "POST", "/flags")
+    # Then the seed's statuses are there, and the body is the request model
+    assert {"201", "400", "401", "403", "409"} <= set(operation["responses"])
+    assert operation["security"] == [{"apiKey": []}]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/CreateFlagRequest"}
+
+
+def test_description__seed_create_key__master_key_201_403_400() -> None:
+    # Given / When
+    operation = _operation("auth", "POST", "/admin/keys")
+    # Then
+    assert {"201", "400", "403"} <= set(operation["responses"])
+    assert "401" not in operation["responses"]
+    assert operation["security"] == [{"masterKey": []}]
+
+
+def test_description__seed_evaluate__query_parameters_and_free_form_attributes() -> None:
+    # Given / When
+    operation = _operation("evaluation", "GET", "/evaluate")
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    # Then user_id and flag_name are required, environment optional, the rest attributes
+    assert parameters["user_id"]["required"] is True
+    assert parameters["flag_name"]["required"] is True
+    assert parameters["environment"]["required"] is False
+    assert parameters["attributes"]["style"] == "form"
+    assert parameters["attributes"]["explode"] is True
+    assert "200" in operation["responses"]
+
+
+def test_description__path_parameters__braces_and_integer_key_id() -> None:
+    # Given / When
+    described = document(router_of("auth"))
+    operation = described["paths"]["/admin/keys/{key_id}"]["get"]
+    # Then `<int:key_id>` became an integer path parameter
+    assert operation["parameters"][0] == {
+        "name": "key_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+def test_description__analytics_delivery__binary_and_structured_cloud_events() -> None:
+    # Given / When
+    operation = _operation("analytics", "POST", "/")
+    # Then both CloudEvent modes are described, with the binary mode's headers
+    content = operation["requestBody"]["content"]
+    assert set(content) == {"application/json", "application/cloudevents+json"}
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert headers == {"ce-specversion", "ce-id", "ce-source", "ce-type"}
+    assert operation["security"] == []
+
+
+def test_description__delete__204_without_body() -> None:
+    # Given / When
+    response = _operation("flags", "DELETE", "/flags/{name}")["responses"]["204"]
+    # Then
+    assert "content" not in response
+
+
+def test_render__committed_form__indented_json_with_trailing_newline() -> None:
+    # Given / When
+    text = next(iter(expected().values()))
+    # Then
+    assert text.endswith("}\n")
+    assert json.loads(text)["openapi"] == "3.1.0"
