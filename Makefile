@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help dev test lint format unit migrate bench schemas apply clean
+.PHONY: help dev test lint format unit fuzz migrate bench schemas openapi apply clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -22,10 +22,11 @@ dev: $(STAMP) ## start the whole stack locally (private PostgreSQL, Redis, moto)
 test: $(STAMP) lint ## lint, types and the whole test suite against real servers
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy
+lint: $(STAMP) ## ruff (lint and format check), mypy and the import contracts
 	$(BIN)/ruff check functions tests
 	$(BIN)/ruff format --check functions tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix functions tests
@@ -34,6 +35,10 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 unit: $(STAMP) ## the unit tests only (no servers)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
+fuzz: $(STAMP) ## a long fuzz campaign of every endpoint from its OpenAPI document (FUZZ_EXAMPLES=500)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest -q -p no:cacheprovider \
+		-o timeout=0 tests/e2e/test_fuzz.py
+
 migrate: $(STAMP) ## apply sql/ migrations (to the make-dev stack, or DATABASE_URL)
 	@if [ -z "$$DATABASE_URL$$AUTH_DATABASE_URL" ] && [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
 	$(BIN)/python -m functions.commands.migrate
@@ -41,9 +46,13 @@ migrate: $(STAMP) ## apply sql/ migrations (to the make-dev stack, or DATABASE_U
 bench: $(STAMP) ## benchmarks: the engine's decision time; evaluate vs hello over HTTP (wrk)
 	$(BIN)/python tests/bench/bench_engine.py
 	$(BIN)/python tests/bench/bench_evaluate.py
+	$(BIN)/python tests/bench/bench_config_files.py
 
 schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
 	$(BIN)/python -m functions.commands.schemas
+
+openapi: $(STAMP) ## regenerate each function's OpenAPI description in functions/contracts/openapi/
+	$(BIN)/python -m functions.commands.openapi
 
 clean: ## remove the virtualenv and local state (.run/)
 	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .hypothesis

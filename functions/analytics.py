@@ -13,23 +13,25 @@ import os
 
 import flask
 import functions_framework
-from cloudevents.exceptions import GenericException as CloudEventError
 from cloudevents.http import from_http
 
 from functions.core.adapters import aws
 from functions.core.adapters.readiness import dynamodb_table_check
 from functions.core.errors import BadRequest
-from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES
+from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES, EvaluationEvent, EventPack
+from functions.core.models.analytics import Receipt, StructuredCloudEvent
 from functions.core.services.analytics import AnalyticsService
 from functions.core.settings import AnalyticsSettings
 from functions.core.stores.analytics import AnalyticsStore
+from functions.http.openapi import add_openapi
+from functions.http.operations import JSON, Parameter
 from functions.http.probes import add_probes
 from functions.http.requests import read_limited
 from functions.http.responses import json_response
 from functions.http.router import Router
 from functions.http.startup import once
 
-router = Router()
+router = Router("analytics", __doc__)
 
 
 @once
@@ -53,14 +55,36 @@ add_probes(
     router,
     lambda: {"dynamodb": dynamodb_table_check(dynamodb(), settings().aws_dynamodb_table)},
 )
+add_openapi(router)
+
+_BINARY_MODE = "binary mode (the body is the data): required"
 
 
-@router.route("/", "POST")
+@router.route(
+    "/",
+    "POST",
+    summary="Store the evaluation events a CloudEvent carries (a 2xx means stored)",
+    body={
+        JSON: EventPack | EvaluationEvent,
+        "application/cloudevents+json": StructuredCloudEvent,
+    },
+    responses={200: Receipt},
+    parameters=[
+        Parameter("ce-specversion", _BINARY_MODE, "header", schema={"const": "1.0"}),
+        Parameter("ce-id", _BINARY_MODE, "header"),
+        Parameter("ce-source", _BINARY_MODE, "header"),
+        Parameter("ce-type", _BINARY_MODE, "header"),
+    ],
+    errors=[503],
+)
 def receive(request: flask.Request) -> flask.Response:
     body = read_limited(request, limit=2 * SQS_MAX_MESSAGE_BYTES)
     try:
         cloud_event = from_http(dict(request.headers), body)
-    except CloudEventError as exc:
+    except Exception as exc:
+        # The SDK only parses, yet lets malformed input escape as ValueError (a body that
+        # is not UTF-8), TypeError (a specversion object), AttributeError (a structured
+        # body that is not an object) besides its own errors: all mean "not a CloudEvent".
         raise BadRequest(f"not a CloudEvent: {exc}") from None
     data = cloud_event.get_data()
     raw = data if isinstance(data, bytes | str) else flask.json.dumps(data)

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
+
+import flask
+import functions_framework
+from werkzeug.exceptions import NotFound
 
 from functions.core.errors import ConfigError
 from functions.http.startup import start
@@ -27,5 +32,15 @@ def __getattr__(name: str) -> Any:
         print(f"togglemaster-{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     target = getattr(module, name)
+    _route_everything_to(target)
     globals()[name] = target
     return target
+
+
+def _route_everything_to(target: Callable[[flask.Request], flask.Response]) -> None:
+    """The framework's own URL map refuses a few paths before the function sees them (a
+    newline in the path, `/robots.txt`, `/favicon.ico`) with an HTML page; hand those to
+    the function too, so that its router answers them in JSON like any other path.
+    Registered here because `create_app` binds `errorhandler` to each new app before it
+    loads this source."""
+    functions_framework.errorhandler(NotFound)(lambda _: target(flask.request))

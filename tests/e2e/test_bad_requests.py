@@ -50,6 +50,11 @@ CASES: list[tuple[str, str, str, Any, int]] = [
     ("evaluation", "GET", "/evaluate?flag_name=f", None, 400),
     ("evaluation", "GET", f"/evaluate?user_id={LONG}&flag_name=f", None, 400),
     ("evaluation", "POST", "/nowhere", None, 404),
+    # The framework's own URL map refused these with an HTML page; the router answers now.
+    ("flags", "GET", "/health%0A", None, 404),
+    ("flags", "GET", "/flags/%0Aname", None, 404),
+    ("auth", "GET", "/robots.txt", None, 404),
+    ("evaluation", "GET", "/favicon.ico", None, 404),
     ("analytics", "POST", "/", b"{}", 400),
     ("analytics", "GET", "/", None, 405),
     ("auth", "POST", "/admin/keys", {"name": "x", "scopes": ["root"]}, 400),

@@ -136,6 +136,28 @@ def test_receive__not_a_cloud_event__400_json(client: FlaskClient) -> None:
     assert "CloudEvent" in response.get_json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content-Type": "application/json"}, b"\xff[\xfe\x01"),
+        ({"ce-specversion": "1.0"}, b"\x89not utf-8"),
+        ({}, b'{"specversion": {"a": 1}, "id": "1", "source": "s", "type": "t"}'),
+        ({}, b'{"specversion": "1.0", "id": "1", "source": "s", "type": null}'),
+        ({"ce-specversion": "1.0", "Content-Type": "application/cloudevents+json"}, b"0"),
+    ],
+    ids=["not utf-8", "binary headers incomplete", "specversion object", "type null", "int"],
+)
+def test_receive__malformed_cloud_event__400_json(
+    client: FlaskClient, table: Any, headers: dict[str, str], body: bytes
+) -> None:
+    # Given / When a POST the CloudEvents SDK fails on with an error of its own kind
+    response = client.post("/", headers=headers, data=body)
+    # Then it is refused as not a CloudEvent, not a 500, and nothing is written
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "CloudEvent" in response.get_json()["error"]
+    assert table.scan(Select="COUNT")["Count"] == 0
+
+
 def test_probes__table_exists__ready(client: FlaskClient) -> None:
     # Given / When / Then
     assert client.get("/health").status_code == 200
