@@ -27,9 +27,16 @@ from functions.core.services.promotion import PromotionService
 from functions.core.settings import FlagsSettings
 from functions.http.access import ENVIRONMENT, KeyCheck
 from functions.http.openapi import add_openapi
-from functions.http.operations import JSON, YAML_MEDIA, Access, Parameter
+from functions.http.operations import JSON, Access, Parameter
 from functions.http.probes import add_probes
-from functions.http.requests import bearer_token, bool_query, read_document, read_json, wants_yaml
+from functions.http.requests import (
+    YAML_TYPES,
+    bearer_token,
+    bool_query,
+    read_document,
+    read_json,
+    wants_yaml,
+)
 from functions.http.responses import json_response, no_content, yaml_response
 from functions.http.router import Router
 from functions.http.startup import once
@@ -195,7 +202,7 @@ def promote_flag(request: flask.Request, name: str) -> flask.Response:
     "GET",
     summary="The configuration as a document (JSON, or YAML by Accept)",
     responses={200: ExportedDocument},
-    response_media=(JSON, YAML_MEDIA[0]),
+    response_media=(JSON, YAML_TYPES[0]),
     parameters=[ENVIRONMENT],
     errors=[404],
     access=KEY,
@@ -213,7 +220,7 @@ def export_configuration(request: flask.Request) -> flask.Response:
     "POST",
     summary="Make the listed environments hold exactly a document's configuration",
     body=ConfigDocument,
-    body_media=(JSON, *YAML_MEDIA),
+    body_media=(JSON, *YAML_TYPES),
     responses={200: ImportResult},
     parameters=[
         Parameter("dry_run", "true: only the plan, nothing applied", schema={"type": "boolean"})

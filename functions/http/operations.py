@@ -16,7 +16,6 @@ from functions.core.models.errors import ErrorBody, InternalErrorBody
 Handler = Callable[..., flask.Response]
 
 JSON = "application/json"
-YAML_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml")
 
 
 class Access(enum.Enum):

@@ -10,10 +10,8 @@ dry run ≤ 5 s.
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from functions.devstack.processes import free_port
-from functions.devstack.stack import DevStack, StackPorts
+from functions.devstack.stack import private_stack
 
 FLAGS, RUNS = 10_000, 5
 ENVIRONMENTS = ("development", "staging", "production")
@@ -75,16 +72,8 @@ def timed(call: Any) -> tuple[float, requests.Response]:
 
 
 def main() -> int:
-    run_dir = Path(tempfile.mkdtemp(prefix="togglemaster-bench-"))
-    run_dir.chmod(0o755)
-    ports = StackPorts(**{name: free_port() for name in StackPorts.__dataclass_fields__})
-    with DevStack(run_dir, ports) as stack:
-        key = requests.post(
-            f"{stack.url_of('auth')}/admin/keys",
-            json={"name": "bench"},
-            headers={"Authorization": f"Bearer {stack.master_key}"},
-            timeout=10,
-        ).json()["key"]
+    with private_stack() as stack:
+        key = stack.new_key("bench")
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {key}"
         flags = stack.url_of("flags")
@@ -105,7 +94,6 @@ def main() -> int:
         ]
         summary = dry_runs[-1][1].json()["summary"]
         assert summary["unchanged"] == FLAGS * len(ENVIRONMENTS) + 1, summary
-    shutil.rmtree(run_dir, ignore_errors=True)
     export = statistics.median(seconds for seconds, _ in exports)
     dry_run = statistics.median(seconds for seconds, _ in dry_runs)
     size = len(exported) / 1e6

@@ -13,13 +13,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import requests
 
 from functions.devstack.processes import ChildProcess, free_port, wait_until
-from functions.devstack.stack import DevStack, StackPorts, function_command
+from functions.devstack.stack import function_command, private_stack
 
 HELLO = Path(__file__).with_name("hello.py")
 RUNS, SECONDS, CONNECTIONS = 3, 8, 32
@@ -45,16 +44,8 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("bench_evaluate: wrk not found: install it with `apt-get install wrk`")
         return 0
-    run_dir = Path(tempfile.mkdtemp(prefix="togglemaster-bench-"))
-    run_dir.chmod(0o755)
-    ports = StackPorts(**{name: free_port() for name in StackPorts.__dataclass_fields__})
-    with DevStack(run_dir, ports) as stack:
-        key = requests.post(
-            f"{stack.url_of('auth')}/admin/keys",
-            json={"name": "bench"},
-            headers={"Authorization": f"Bearer {stack.master_key}"},
-            timeout=10,
-        ).json()["key"]
+    with private_stack() as stack:
+        key = stack.new_key("bench")
         headers = {"Authorization": f"Bearer {key}"}
         requests.post(
             f"{stack.url_of('flags')}/flags",
@@ -72,7 +63,7 @@ def main() -> int:
         hello = ChildProcess(
             "hello",
             function_command("hello", hello_port, HELLO),
-            log_path=run_dir / "hello.log",
+            log_path=stack.run_dir / "hello.log",
             env={**os.environ, "WORKERS": "1", "THREADS": "8", "PORT": str(hello_port)},
         )
         hello.start()
@@ -84,7 +75,6 @@ def main() -> int:
             rate, p99 = median_of(evaluate_url, key)
         finally:
             hello.stop()
-    shutil.rmtree(run_dir, ignore_errors=True)
     print(f"hello (same server command): {hello_rate:8.0f} req/s  p99 {hello_p99:6.1f} ms")
     print(f"evaluate, 30 % rule, events on: {rate:8.0f} req/s  p99 {p99:6.1f} ms")
     print(

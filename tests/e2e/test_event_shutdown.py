@@ -23,12 +23,7 @@ def test_evaluation__sigterm_before_the_flush_interval__buffered_events_delivere
 ) -> None:
     # Given a stack whose evaluation flushes events only every 10 s
     with start_stack({"EVENT_FLUSH_SECONDS": "10"}) as stack:
-        key = requests.post(
-            f"{stack.url_of('auth')}/admin/keys",
-            json={"name": "t"},
-            headers={"Authorization": f"Bearer {stack.master_key}"},
-            timeout=10,
-        ).json()["key"]
+        key = stack.new_key("t")
         headers = {"Authorization": f"Bearer {key}"}
         assert (
             requests.post(

@@ -30,8 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from functions.devstack.stack import FUNCTION_TARGETS, DevStack
-from tests.e2e.conftest import started_stack
+from functions.devstack.stack import FUNCTION_TARGETS, DevStack, private_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +55,7 @@ FUZZ_ORDER = (*(name for name in FUNCTION_TARGETS if name != "auth"), "auth")
 @pytest.fixture(scope="module")
 def fuzz_stack() -> Iterator[DevStack]:
     """A stack of its own: the fuzzer deletes, revokes and imports at random."""
-    with started_stack({}) as running:
+    with private_stack() as running:
         yield running
 
 
