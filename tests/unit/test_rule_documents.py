@@ -28,7 +28,7 @@ STRING_FLAG = {
 
 def test_flag_definition__no_fields__seed_boolean() -> None:
     # Given / When
-    definition = flag_definition("f", {})
+    definition = flag_definition(name="f", fields={})
     # Then
     assert definition == engine.boolean_definition("f")
 
@@ -47,18 +47,18 @@ def test_flag_definition__invalid__422_blaming_a_field_the_request_sent(
 ) -> None:
     # Given / When
     with pytest.raises(Unprocessable) as refused:
-        flag_definition("f", fields, given=given)
+        flag_definition(name="f", fields=fields, given=given)
     # Then
     assert refused.value.details["field"] == field
 
 
 def test_canonical_rule_document__unknown_variant__path_under_the_body_member() -> None:
     # Given a string flag and a rule serving a variant it lacks
-    definition = flag_definition("f", STRING_FLAG)
+    definition = flag_definition(name="f", fields=STRING_FLAG)
     rules = {"rules": [{"type": "USERS", "users": ["u"], "serve": {"variant": "red"}}]}
     # When / Then
     with pytest.raises(Unprocessable) as refused:
-        canonical_rule_document(definition, rules, (), path="$.rules")
+        canonical_rule_document(definition=definition, rules=rules, segment_keys=(), path="$.rules")
     assert refused.value.details["field"] == "$.rules.rules[0].serve.variant"
 
 
@@ -83,7 +83,7 @@ def test_canonical_segment_document__bad_operator__path_of_the_op() -> None:
     # Given / When / Then
     with pytest.raises(Unprocessable) as refused:
         canonical_segment_document(
-            {"key": "s", "conditions": {"attribute": "a", "op": "x", "value": 1}}
+            document={"key": "s", "conditions": {"attribute": "a", "op": "x", "value": 1}}
         )
     assert refused.value.details["field"] == "$.conditions.op"
 
@@ -126,7 +126,7 @@ def test_seed_result__string_flag__true_unless_off_or_failed(
 ) -> None:
     # Given / When
     result = seed_result(
-        engine.Resolution(value, variant, reason), flag_definition("f", STRING_FLAG)
+        engine.Resolution(value, variant, reason), flag_definition(name="f", fields=STRING_FLAG)
     )
     # Then
     assert result is expected

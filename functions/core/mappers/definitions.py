@@ -22,9 +22,9 @@ def _refusal(what: str, exc: engine.RuleValidationError, path: str) -> Unprocess
 
 
 def flag_definition(
+    *,
     name: str,
     fields: Mapping[str, Any],
-    *,
     given: Collection[str] | None = None,
     path: str = "$",
 ) -> engine.FlagDefinition:
@@ -60,7 +60,7 @@ def flag_definition(
 
 
 def canonical_rule_document(
-    definition: engine.FlagDefinition, rules: Any, segment_keys: Collection[str], *, path: str
+    *, definition: engine.FlagDefinition, rules: Any, segment_keys: Collection[str], path: str
 ) -> Any:
     """The canonical form of `rules` for this flag and these segments, or 422."""
     try:
@@ -81,7 +81,7 @@ def referenced_segments(rules: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def canonical_segment_document(document: Mapping[str, Any], *, path: str = "$") -> dict[str, Any]:
+def canonical_segment_document(*, document: Mapping[str, Any], path: str = "$") -> dict[str, Any]:
     """The canonical segment document, or 422 naming the field (`$.conditions.all[0].op`)."""
     try:
         return engine.segment_to_document(engine.parse_segment(dict(document)))

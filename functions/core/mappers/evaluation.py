@@ -42,7 +42,7 @@ def compiled_flag(
         return CompiledFlag(definition=None, enabled=False, ruleset=None)
     enabled = bool(flag["is_enabled"])
     try:
-        definition = flag_definition(name, flag)
+        definition = flag_definition(name=name, fields=flag)
     except Unprocessable as exc:
         fallback = engine.boolean_definition(name)
         return CompiledFlag(fallback, enabled, None, invalid_rules=f"definition: {exc.message}")

@@ -178,18 +178,21 @@ def parse_document(raw: object) -> ConfigDocument:
                 # segments the database holds are known only when planning: check them then
                 known = segment_keys | set(referenced_segments(state.rule.rules))
                 canonical_rule_document(
-                    definition, state.rule.rules, known, path=f"{path}.rule.rules"
+                    definition=definition,
+                    rules=state.rule.rules,
+                    segment_keys=known,
+                    path=f"{path}.rule.rules",
                 )
     return document
 
 
 def _definition(spec: FlagSpec, index: int) -> engine.FlagDefinition:
-    return flag_definition(spec.name, spec.model_dump(), path=f"$.flags[{index}]")
+    return flag_definition(name=spec.name, fields=spec.model_dump(), path=f"$.flags[{index}]")
 
 
 def _segment_document(spec: SegmentSpec, index: int) -> dict[str, Any]:
     return canonical_segment_document(
-        spec.model_dump(exclude_none=True), path=f"$.segments[{index}]"
+        document=spec.model_dump(exclude_none=True), path=f"$.segments[{index}]"
     )
 
 
@@ -407,7 +410,9 @@ def _desired_view(
         return None
     return {
         "is_enabled": rule.enabled,
-        "rules": canonical_rule_document(definition, rule.rules, segments, path=path),
+        "rules": canonical_rule_document(
+            definition=definition, rules=rule.rules, segment_keys=segments, path=path
+        ),
     }
 
 
@@ -456,7 +461,9 @@ def _comparable(
         return view
     try:
         named = referenced_segments(view["rules"])
-        rules = canonical_rule_document(definition, view["rules"], named, path="$")
+        rules = canonical_rule_document(
+            definition=definition, rules=view["rules"], segment_keys=named, path="$"
+        )
     except Unprocessable:
         rules = view["rules"]
     return {"is_enabled": view["is_enabled"], "rules": rules}

@@ -43,7 +43,7 @@ class FlagService:
     def create_flag(self, request: CreateFlagRequest, *, environment: str) -> Flag:
         with transaction(self._database_url) as conn:
             environment_store.get_environment(conn, environment)
-            definition = definitions.flag_definition(request.name, request.model_dump())
+            definition = definitions.flag_definition(name=request.name, fields=request.model_dump())
             flag = flag_store.create_flag(
                 conn,
                 name=request.name,
@@ -94,7 +94,7 @@ def _update_definition(
     if request.type == "boolean" != current.type and "variants" not in given:
         for field in ("variants", "off_variant", "default_variant"):
             merged[field] = getattr(request, field) if field in given else None
-    definition = definitions.flag_definition(name, merged, given=given)
+    definition = definitions.flag_definition(name=name, fields=merged, given=given)
     if given & {"type", "variants"}:
         field = "$.variants" if "variants" in given else "$.type"
         check_stored_rules(conn, definition, field=field)

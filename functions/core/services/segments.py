@@ -52,4 +52,4 @@ class SegmentService:
 def segment_document(key: str, body: SegmentBody) -> dict[str, Any]:
     """The canonical segment document of a request body, or 422 naming the field."""
     document: dict[str, Any] = {"key": key, **body.model_dump(exclude={"key"}, exclude_none=True)}
-    return definitions.canonical_segment_document(document)
+    return definitions.canonical_segment_document(document=document)

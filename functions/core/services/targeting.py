@@ -78,7 +78,9 @@ def canonical_rules(conn: Connection, flag_name: str, document: Any) -> Any:
     neither a variant nor a segment it names can disappear in the meantime.
     """
     definition = definitions.flag_definition(
-        flag_name, flag_store.definition_for_rules(conn, flag_name)
+        name=flag_name, fields=flag_store.definition_for_rules(conn, flag_name)
     )
     segment_keys = segment_store.lock_existing(conn, definitions.referenced_segments(document))
-    return definitions.canonical_rule_document(definition, document, segment_keys, path="$.rules")
+    return definitions.canonical_rule_document(
+        definition=definition, rules=document, segment_keys=segment_keys, path="$.rules"
+    )
