@@ -31,7 +31,7 @@ from functions.core.engine import (
 )
 from functions.core.engine.hashing import split_bounds
 
-_REPOSITORY = Path(__file__).resolve().parents[3]
+_REPOSITORY = Path(__file__).resolve().parents[4]
 _VARIANTS = ("v0", "v1", "v2", "v3", "v4")
 _SPLIT_FLAG = FlagDefinition(
     key="split-flag",

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from functions.commands.schemas import PUBLISHED, render
 from functions.core.events.schema import InvalidEventBody, new_event, parse_body
 
-EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
+EVENTS_DIR = Path(__file__).resolve().parents[4] / "events"
 SEED_EVENT = {
     "user_id": "user-1",
     "flag_name": "checkout_v2",
