@@ -7,7 +7,7 @@ Three layers, nearest first:
 2. Redis: `tm:keys:grant:<hash>` → the grant as JSON. Only auth writes it, right after
    it validated the key against its table; it lives until the key expires and at most
    `publishing.ENTRY_TTL_SECONDS`;
-3. auth's `GET /validate` (see `auth_client`), which fills layer 2 as a side effect.
+3. auth's `GET /validate` (see `keys.client`), which fills layer 2 as a side effect.
 
 Propagation. A revocation, rotation or bootstrap retirement is announced by auth
 *inside its database transaction, before the commit*: it bumps `tm:keys:version`,

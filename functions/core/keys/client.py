@@ -1,11 +1,11 @@
 """Bearer-key checks for functions that do not own the keys table.
 
 `AuthClient.validate(token) -> Caller` is the one call they make. It answers from
-`key_cache` — this process's memory, then the grant auth published in Redis — and
+`keys.cache` — this process's memory, then the grant auth published in Redis — and
 only asks auth's `GET /validate` over HTTP on a miss, which also makes auth publish
 the grant for every other process. In the steady state a protected request costs a
 SHA-256 and a dict lookup; a revocation reaches every process within a second (see
-`key_cache` for how, and for what happens when Redis is down).
+`keys.cache` for how, and for what happens when Redis is down).
 """
 
 from __future__ import annotations

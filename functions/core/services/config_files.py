@@ -1,4 +1,4 @@
-"""Export, plan and apply configuration documents (see `config_document`).
+"""Export, plan and apply configuration documents (see `models.config_file`).
 
 A plan lists, per flag and environment, what importing would do: created, changed
 (with the differences), deleted or unchanged. Applying recomputes the plan inside

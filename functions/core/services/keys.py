@@ -2,7 +2,7 @@
 
 Auth reads its own table for every check it makes (it is the source of truth), and
 publishes each key it validated as a grant in Redis for the other functions (see
-`key_cache`).
+`keys.cache`).
 
 A change that shortens a key's life (revocation, rotation with or without grace,
 bootstrap's retirement of service keys) is announced *before* it is committed, inside

@@ -3,7 +3,7 @@
 A flag's definition (name, description, type, variants, tags, owner, archiving) is
 one row in `flags`, shared by every environment; its on/off state is one row per
 environment in `flag_states`, a missing row meaning "disabled". Definitions reach
-this module already checked (`rule_documents.flag_definition`).
+this module already checked (`mappers.definitions.flag_definition`).
 """
 
 from __future__ import annotations
