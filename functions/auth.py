@@ -13,7 +13,8 @@ import threading
 import flask
 import functions_framework
 
-from functions.core.adapters.readiness import Check, database_check, redis_check
+from functions.core.adapters.database_readiness import database_check
+from functions.core.adapters.readiness import Check, redis_check
 from functions.core.errors import BadRequest
 from functions.core.models.keys import (
     AuditEntry,

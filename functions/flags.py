@@ -9,7 +9,8 @@ import flask
 import functions_framework
 
 from functions.core.adapters.auth_api import BoundKeys
-from functions.core.adapters.readiness import database_check, redis_check
+from functions.core.adapters.database_readiness import database_check
+from functions.core.adapters.readiness import redis_check
 from functions.core.keys.access import require_access, require_unbound
 from functions.core.models.config_file import ConfigDocument, ExportedDocument, ImportResult
 from functions.core.models.environments import (

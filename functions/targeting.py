@@ -8,7 +8,8 @@ import os
 import flask
 import functions_framework
 
-from functions.core.adapters.readiness import database_check, redis_check
+from functions.core.adapters.database_readiness import database_check
+from functions.core.adapters.readiness import redis_check
 from functions.core.keys.access import require_unbound
 from functions.core.models.targeting import (
     CreateRuleRequest,

@@ -164,3 +164,15 @@ def test_runtime__every_module__imports_neither_devstack_nor_tests() -> None:
 
     # Then
     assert strays == []
+
+
+@pytest.mark.parametrize("function", ["evaluation", "analytics"])
+def test_function_without_database__imported__no_postgresql_driver_loaded(function: str) -> None:
+    # Given a function that owns no PostgreSQL table (a cold start should not pay for one)
+    probe = f"import sys, functions.{function}; print('psycopg' in sys.modules)"
+    # When its module is imported in a fresh interpreter
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
+    # Then the driver was never imported
+    assert loaded == "False"

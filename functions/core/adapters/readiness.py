@@ -1,28 +1,25 @@
-"""Readiness: each dependency checked and reported by name (seed report §1.3, §1.6).
-
-A function whose schema is missing is not ready, with a message naming
-`make migrate`, instead of answering 500 on its first query.
+"""Readiness: each dependency checked and reported by name (seed report §1.6): a host
+that does not resolve, or a server that does not answer, is named with the variable
+that points at it. The database's check lives in `database_readiness`, so functions
+without a database (evaluation, analytics) never import a PostgreSQL driver.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
 import redis
 from botocore.exceptions import BotoCoreError, ClientError
-from psycopg.rows import dict_row
 
-from functions.core.adapters import migrations
 from functions.core.models.probes import CheckResult, Readiness
 
 Check = Callable[[], CheckResult]
 
 
-def _resolves(url: str, variable: str) -> str | None:
+def unresolved_host(url: str, variable: str) -> str | None:
     host = urlsplit(url).hostname
     if not host:
         return None
@@ -33,44 +30,9 @@ def _resolves(url: str, variable: str) -> str | None:
     return None
 
 
-def database_check(
-    database_url: str, components: Sequence[str], *, requires_tables: Sequence[str] = ()
-) -> Check:
-    def check() -> CheckResult:
-        problem = _resolves(database_url, "DATABASE_URL")
-        if problem:
-            return CheckResult(ok=False, error=problem)
-        try:
-            with psycopg.connect(database_url, connect_timeout=3, row_factory=dict_row) as conn:
-                missing = migrations.pending(conn, components)
-                absent = [
-                    table
-                    for table in requires_tables
-                    if conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()["t"] is None  # type: ignore[index]
-                ]
-        except psycopg.Error as exc:
-            return CheckResult(
-                ok=False, error=f"DATABASE_URL: cannot connect ({exc.__class__.__name__})"
-            )
-        if absent:
-            return CheckResult(
-                ok=False,
-                error="DATABASE_URL must name the configuration database that the flags "
-                f"function uses: table(s) {', '.join(absent)} not found there",
-            )
-        if missing:
-            return CheckResult(
-                ok=False,
-                error=f"schema not migrated: run `make migrate` (pending: {', '.join(missing)})",
-            )
-        return CheckResult(ok=True)
-
-    return check
-
-
 def redis_check(redis_url: str) -> Check:
     def check() -> CheckResult:
-        problem = _resolves(redis_url, "REDIS_URL")
+        problem = unresolved_host(redis_url, "REDIS_URL")
         if problem:
             return CheckResult(ok=False, error=problem)
         try:
