@@ -277,7 +277,7 @@ def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -
     # Each environment read once, not per flag; states are written after every definition,
     # in a few statements, and before segments go (the rules naming them are replaced).
     stored = {key: flag_states.read_environment(conn, environment=key) for key in keys}
-    writes: list[flag_states.Change] = []
+    writes: list[flag_states.StateWrite] = []
     for index, spec in enumerate(document.flags):
         found = current.get(spec.name)
         _flag(conn, plan, spec, index, found, known, stored, writes, apply=apply)
@@ -342,7 +342,7 @@ def _flag(
     found: Flag | None,
     segments: set[str],
     stored: dict[str, flag_states.EnvironmentStates],
-    writes: list[flag_states.Change],
+    writes: list[flag_states.StateWrite],
     *,
     apply: bool,
 ) -> None:
@@ -422,7 +422,7 @@ def _state(
     environment: str,
     wanted: flag_states.FlagState,
     stored: flag_states.EnvironmentStates | None,
-    writes: list[flag_states.Change],
+    writes: list[flag_states.StateWrite],
     *,
     apply: bool,
 ) -> None:
@@ -444,7 +444,7 @@ def _state(
             changes=changes,
         )
     if apply and changes:
-        writes.append(flag_states.Change(name, environment, wanted))
+        writes.append(flag_states.StateWrite(name, environment, wanted))
 
 
 def _comparable(

@@ -58,7 +58,7 @@ def differences(was: FlagState, becomes: FlagState) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
+class StateWrite:
     """`state` becomes what flag `name` decides in `environment`."""
 
     name: str
@@ -66,21 +66,19 @@ class Change:
     state: FlagState
 
 
-def write(conn: Connection, changes: Sequence[Change]) -> None:
+def write(conn: Connection, writes: Sequence[StateWrite]) -> None:
     """In a few pipelined statements however many flags change (an import may change
     thousands); the flags exist and their definitions are final."""
-    flag_store.set_states(conn, [(c.name, c.environment, c.state.enabled) for c in changes])
+    flag_store.set_states(conn, [(c.name, c.environment, c.state.enabled) for c in writes])
     rule_store.put_rules(
         conn,
         [
             (c.name, c.environment, c.state.rule["rules"], c.state.rule["is_enabled"])
-            for c in changes
+            for c in writes
             if c.state.rule is not None
         ],
     )
-    rule_store.delete_rules(
-        conn, [(c.name, c.environment) for c in changes if c.state.rule is None]
-    )
+    rule_store.delete_rules(conn, [(c.name, c.environment) for c in writes if c.state.rule is None])
 
 
 def clear(conn: Connection, flags: Sequence[tuple[str, str]]) -> None:

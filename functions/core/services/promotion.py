@@ -27,7 +27,7 @@ class PromotionService:
                 flag_states.read(conn, name, environment=target), wanted
             )
             if changes and not dry_run:
-                flag_states.write(conn, [flag_states.Change(name, target, wanted)])
+                flag_states.write(conn, [flag_states.StateWrite(name, target, wanted)])
         applied = bool(changes) and not dry_run
         if applied:
             self._notices.announce("flag", name)

@@ -251,13 +251,6 @@ def definition_for_rules(conn: Connection, name: str) -> dict[str, Any]:
     return dict(row)
 
 
-def get_flag_id(conn: Connection, name: str) -> int:
-    row = conn.execute("SELECT id FROM flags WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise _missing(name)
-    return int(row["id"])
-
-
 _IMPORT_LOCK = 0x746D5F69  # "tm_i"
 
 
