@@ -17,13 +17,12 @@ import functions_framework
 from werkzeug.exceptions import NotFound
 
 from functions.core.errors import ConfigError
+from functions.core.names import FUNCTIONS
 from functions.http.startup import start
-
-TARGETS = ("auth", "flags", "targeting", "evaluation", "analytics")
 
 
 def __getattr__(name: str) -> Any:
-    if name not in TARGETS:
+    if name not in FUNCTIONS:
         raise AttributeError(name)
     module = importlib.import_module(f"functions.{name}")
     try:

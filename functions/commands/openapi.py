@@ -10,12 +10,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from functions.core.names import FUNCTIONS
 from functions.http.openapi import render
 from functions.http.router import Router
 
 FOLDER = Path(__file__).resolve().parents[1] / "contracts" / "openapi"
-FUNCTIONS = ("auth", "flags", "targeting", "evaluation", "analytics")
-"""Every HTTP function (`functions.main.TARGETS`, which commands may not import)."""
 
 
 def router_of(function: str) -> Router:

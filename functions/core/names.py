@@ -29,6 +29,10 @@ MAX_FLAG_NAME = 100
 SegmentKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 MAX_USER_ID = 256
 
+FUNCTIONS = ("auth", "flags", "targeting", "evaluation", "analytics")
+"""Every HTTP function, by its module and target name, in start order: evaluation and
+analytics need the first three."""
+
 
 def is_environment_name(name: str) -> bool:
     return _ENVIRONMENT.fullmatch(name) is not None

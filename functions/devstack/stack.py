@@ -23,6 +23,7 @@ from types import TracebackType
 
 import requests
 
+from functions.core.names import FUNCTIONS
 from functions.devstack.aws import ensure_analytics_table, ensure_queue
 from functions.devstack.errors import StartupError
 from functions.devstack.forwarder import SqsForwarder
@@ -84,10 +85,6 @@ class StackPorts:
     def of_function(self, target: str) -> int:
         port: int = getattr(self, target)
         return port
-
-
-FUNCTION_TARGETS = ("auth", "flags", "targeting", "evaluation", "analytics")
-"""In start order: evaluation and analytics start once the first three are healthy."""
 
 
 def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
@@ -225,7 +222,7 @@ class DevStack:
 
     @property
     def function_urls(self) -> dict[str, str]:
-        return {target: self.url_of(target) for target in FUNCTION_TARGETS}
+        return {target: self.url_of(target) for target in FUNCTIONS}
 
     def start(self) -> None:
         """Start everything; on any failure stop what was started and re-raise."""
@@ -322,8 +319,8 @@ class DevStack:
         ensure_analytics_table(self.aws_endpoint_url, self.region, TABLE_NAME)
         self.master_key = load_master_key(self.run_dir / "master_key", self._env)
         self.service_key = self._provision_service_key(self.auth_database_url, self.redis_url)
-        self._start_functions(FUNCTION_TARGETS[:3])
-        self._start_functions(FUNCTION_TARGETS[3:])
+        self._start_functions(FUNCTIONS[:3])
+        self._start_functions(FUNCTIONS[3:])
         self._start_forwarder()
         self.env_file.write_text(render_env_file(self.env_values()))
 
@@ -342,7 +339,7 @@ class DevStack:
         return overrides
 
     def _check_ports(self, overrides: Mapping[str, str]) -> None:
-        for target in FUNCTION_TARGETS:
+        for target in FUNCTIONS:
             ensure_port_free(self.ports.of_function(target), override_hint="set DEV_BASE_PORT")
         if "REDIS_URL" not in overrides:
             ensure_port_free(self.ports.redis, override_hint="set REDIS_URL")

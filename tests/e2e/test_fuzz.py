@@ -30,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from functions.devstack.stack import FUNCTION_TARGETS, DevStack, private_stack
+from functions.core.names import FUNCTIONS
+from functions.devstack.stack import DevStack, private_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,7 @@ HYPOTHESIS_PHASES = [hypothesis.Phase.explicit, hypothesis.Phase.generate] + (
     [hypothesis.Phase.shrink] if CAMPAIGN else []
 )
 Operation = APIOperation[Any, Any, Any, Any]
-FUZZ_ORDER = (*(name for name in FUNCTION_TARGETS if name != "auth"), "auth")
+FUZZ_ORDER = (*(name for name in FUNCTIONS if name != "auth"), "auth")
 """auth last: it revokes and rotates keys by id, the service key among them."""
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from functions.core.names import FUNCTIONS
 from functions.devstack.aws import client
 from functions.devstack.errors import StartupError
 from functions.devstack.processes import free_port, port_is_free
 from functions.devstack.stack import (
-    FUNCTION_TARGETS,
     FUNCTIONS_SOURCE,
     DevStack,
     StackPorts,
@@ -76,7 +76,7 @@ def _free_ports() -> StackPorts:
 
 
 def _all_ports(ports: StackPorts) -> list[int]:
-    return [ports.postgres, ports.redis, ports.moto, *map(ports.of_function, FUNCTION_TARGETS)]
+    return [ports.postgres, ports.redis, ports.moto, *map(ports.of_function, FUNCTIONS)]
 
 
 def _get_json(url: str) -> dict[str, str]:
@@ -133,7 +133,7 @@ def test_devstack__fake_functions__all_healthy_configured_fed_and_stopped_clean(
         stack.stop()
 
     # Then
-    assert health == {target: {"status": "ok"} for target in FUNCTION_TARGETS}
+    assert health == {target: {"status": "ok"} for target in FUNCTIONS}
     assert [components for _, components in migrations] == [["auth"], ["flags", "targeting"]]
     assert migrations[0][0].endswith("/auth_db")
     assert migrations[1][0].endswith("/flags_db")
@@ -246,7 +246,7 @@ def test_stack_ports_from_env__base_port_given__functions_follow_it() -> None:
     ports = StackPorts.from_env(env)
 
     # Then
-    assert [ports.of_function(target) for target in FUNCTION_TARGETS] == [
+    assert [ports.of_function(target) for target in FUNCTIONS] == [
         9001,
         9002,
         9003,
@@ -271,6 +271,6 @@ def test_devstack__real_functions__every_function_answers_health(run_dir: Path) 
         stack.stop()
 
     # Then
-    assert statuses == {target: {"status": "ok"} for target in FUNCTION_TARGETS}
+    assert statuses == {target: {"status": "ok"} for target in FUNCTIONS}
     assert stack.service_key.startswith("tm_key_")
     assert all(port_is_free(port) for port in _all_ports(stack.ports))

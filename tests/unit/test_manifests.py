@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from functions.main import TARGETS
+from functions.core.names import FUNCTIONS
 
 BASE = Path(__file__).resolve().parents[2] / "knative" / "base"
 
@@ -26,13 +26,13 @@ def test_services__base__one_knative_service_per_function_target() -> None:
     # Given / When
     services = _services()
     # Then every target has its Service, picking itself by FUNCTION_TARGET
-    assert set(services) == set(TARGETS)
+    assert set(services) == set(FUNCTIONS)
     for name, service in services.items():
         env = service["spec"]["template"]["spec"]["containers"][0]["env"]
         assert {"name": "FUNCTION_TARGET", "value": name} in env
 
 
-@pytest.mark.parametrize("name", TARGETS)
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_service__autoscaling_and_resources__sized_and_on_the_revision_template(name: str) -> None:
     # Given the function's Service
     service = _services()[name]

@@ -11,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from functions.commands.openapi import FUNCTIONS, expected, router_of
+from functions.commands.openapi import expected, router_of
+from functions.core.names import FUNCTIONS
 from functions.http.openapi import document
-from functions.main import TARGETS
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 
@@ -49,11 +49,6 @@ def _operations(described: dict[str, Any]) -> list[tuple[str, str, dict[str, Any
         for path, methods in described["paths"].items()
         for method, operation in methods.items()
     ]
-
-
-def test_functions__listed__every_http_target() -> None:
-    # Given / When / Then: the command describes exactly the targets main serves
-    assert FUNCTIONS == TARGETS
 
 
 def test_committed_descriptions__compared_with_generator__identical() -> None:
