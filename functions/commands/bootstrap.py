@@ -13,7 +13,8 @@ revokes them at once (a leaked key). Both are recorded in the audit as done by
 Given REDIS_URL, the retirement is announced to every function's key cache before it
 is committed, so their cached grants learn the new expiry; if Redis cannot be told,
 nothing is changed, no key is minted, and bootstrap exits with status 1 (see
-`auth_service`).
+`auth_service`). Once committed, the change also reaches evaluation's snapshot by a
+notice (`services.change_writes.KeyWrites`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from functions.core.adapters import db
-from functions.core.adapters.db import transaction
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.errors import ServiceUnavailable
 from functions.core.keys.publishing import announce
+from functions.core.services.change_writes import KeyWrites
 from functions.core.stores.keys import (
     create_key,
     deactivate_keys_named,
@@ -50,7 +51,7 @@ def provision_service_key(
     """Mint the new service key; the previous ones expire `grace_seconds` from now."""
     if grace_seconds < 0:
         raise ValueError("grace_seconds must be 0 or more")
-    with transaction(auth_database_url) as conn:
+    with KeyWrites(auth_database_url, redis_url).transaction() as conn:
         key, plaintext = create_key(conn, name=SERVICE_KEY_NAME, scopes=SERVICE_KEY_SCOPES)
         record_audit(conn, action="create", key_id=key.id, actor="bootstrap")
         if grace_seconds:

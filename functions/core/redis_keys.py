@@ -12,9 +12,11 @@ KEY_CHANGES_CHANNEL = "tm:keys:changes"
 KEY_USAGE = "tm:keys:last-used"
 """Sorted set: key id → when it was last used, merged into `api_keys.last_used_at`."""
 
-CONFIG_VERSION = "tm:config:version"
-"""The configuration version every flag, rule, segment or environment write bumps."""
-CONFIG_CHANGES_CHANNEL = "tm:config:changes"
-"""Pub/sub: `{"version", "kind", "name"}` of each configuration change."""
-FLAG_ENTRY_PREFIX = "tm:eval:flag:"
-"""+ `<environment>:<flag>`: evaluation's shared copy of one flag's configuration."""
+SNAPSHOT_CHANGES_CHANNEL = "tm:snapshot:changes"
+"""Pub/sub: the notice every configuration or key write publishes after it commits
+(`snapshot.notices`: source, epoch, version, the changes and their documents)."""
+
+SNAPSHOT_CONFIG = "tm:snapshot:config"
+"""Hash: evaluation's copy of the whole configuration, for cold starts (`snapshot.copy`)."""
+SNAPSHOT_KEYS = "tm:snapshot:keys"
+"""Hash: evaluation's copy of the active API keys, for cold starts (`snapshot.copy`)."""

@@ -52,7 +52,11 @@ def test_upgrade__environments_database_with_a_rule__boolean_flag_same_decisions
     applied = migrate(url, ["flags", "targeting"])
 
     # Then the flag reads as the seed's boolean flag and decides as before
-    assert applied == ["flags/003_flag_definitions", "targeting/003_segments"]
+    assert applied == [
+        "flags/003_flag_definitions",
+        "targeting/003_segments",
+        "targeting/004_change_log",
+    ]
     with transaction(url) as conn:
         flag = get_flag(conn, "thirty", environment="production")
     assert (flag.type, flag.variants, flag.off_variant, flag.default_variant) == (

@@ -60,6 +60,25 @@ def transaction(database_url: str) -> Iterator[Connection]:
         ) from exc
 
 
+SNAPSHOT_STATEMENT_TIMEOUT_MS = 5_000
+
+
+@contextmanager
+def snapshot_transaction(
+    database_url: str, *, statement_timeout_ms: int = SNAPSHOT_STATEMENT_TIMEOUT_MS
+) -> Iterator[Connection]:
+    """A read-only REPEATABLE READ transaction: every statement sees the one snapshot taken
+    by the first, so a version and the documents read after it belong together (what
+    `stores.config_changes.load_all` needs). A statement slower than the timeout fails
+    (503) rather than holding a pooled connection."""
+    with transaction(database_url) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true)", (f"{int(statement_timeout_ms)}ms",)
+        )
+        yield conn
+
+
 def close_all() -> None:
     """Close every pool this process opened (tests, shutdown)."""
     with _lock:

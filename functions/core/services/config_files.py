@@ -36,8 +36,8 @@ from functions.core.models.config_file import (
 from functions.core.models.flags import Flag
 from functions.core.parsing import json_path
 from functions.core.services import flag_states
+from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import check_stored_rules, delete_unused_segment
-from functions.core.snapshot.notices import ChangeNotices
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
 from functions.core.stores import segments as segment_store
@@ -97,7 +97,7 @@ class ConfigFileService:
 
     def __init__(self, *, database_url: str, redis_url: str) -> None:
         self._database_url = database_url
-        self._notices = ChangeNotices(redis_url)
+        self._writes = ConfigWrites(database_url, redis_url)
 
     @collector_paused()
     def export(self, *, environment: str | None) -> ExportedDocument:
@@ -116,7 +116,7 @@ class ConfigFileService:
         A key bound to one environment may change states and rules there, not what
         every environment shares: the whole import is refused, nothing applied.
         """
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             plan = plan_and_apply(conn, document, apply=not dry_run)
             shared = plan.shared_changes()
             if bound_to is not None and shared:
@@ -128,8 +128,6 @@ class ConfigFileService:
                     shared_changes=shared[:20],
                 )
         applied = not dry_run and plan.changes_anything
-        if applied:
-            self._notices.announce("import", ",".join(e.key for e in document.environments))
         return ImportResult.model_validate(
             {"dry_run": dry_run, "applied": applied, "summary": plan.summary(), "plan": plan.items}
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functions.core.adapters.db import transaction
 from functions.core.errors import Conflict
 from functions.core.models.environments import CreateEnvironmentRequest, Environment
-from functions.core.snapshot.notices import ChangeNotices
+from functions.core.services.change_writes import ConfigWrites
 from functions.core.stores import environments as environment_store
 
 BoundKeyCount = Callable[[str], int]
@@ -20,7 +20,7 @@ BoundKeyCount = Callable[[str], int]
 class EnvironmentService:
     def __init__(self, *, database_url: str, redis_url: str, default_environment: str) -> None:
         self._database_url = database_url
-        self._notices = ChangeNotices(redis_url)
+        self._writes = ConfigWrites(database_url, redis_url)
         self.default_environment = default_environment
 
     def list_environments(self) -> list[Environment]:
@@ -32,15 +32,14 @@ class EnvironmentService:
             return environment_store.get_environment(conn, key)
 
     def create_environment(self, request: CreateEnvironmentRequest) -> Environment:
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             created = environment_store.create_environment(
                 conn, key=request.key, name=request.name or request.key.capitalize()
             )
-        self._notices.announce("environment", created.key)
         return created
 
     def rename_environment(self, key: str, *, name: str) -> Environment:
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             return environment_store.rename_environment(conn, key, name=name)
 
     def delete_environment(self, key: str, *, bound_keys: BoundKeyCount) -> None:
@@ -57,6 +56,5 @@ class EnvironmentService:
                 environment=key,
                 bound_keys=count,
             )
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             environment_store.delete_environment(conn, key)
-        self._notices.announce("environment", key)

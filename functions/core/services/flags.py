@@ -1,6 +1,6 @@
 """Flags: their shared definition and their state per environment.
 
-Every write is announced to evaluation after it commits (see `snapshot.notices`).
+Every write goes through `ConfigWrites`: evaluation hears of it once it commits.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from functions.core.adapters.db import Connection, transaction
 from functions.core.mappers import definitions
 from functions.core.models.flags import CreateFlagRequest, Flag, UpdateFlagRequest
+from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import check_stored_rules
-from functions.core.snapshot.notices import ChangeNotices
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
 
@@ -24,7 +24,7 @@ DECISION_FIELDS = VARIANT_FIELDS | {"archived"}
 class FlagService:
     def __init__(self, *, database_url: str, redis_url: str) -> None:
         self._database_url = database_url
-        self._notices = ChangeNotices(redis_url)
+        self._writes = ConfigWrites(database_url, redis_url)
 
     def list_flags(
         self, *, environment: str, tags: Sequence[str] = (), include_archived: bool = False
@@ -41,7 +41,7 @@ class FlagService:
             return flag_store.get_flag(conn, name, environment=environment)
 
     def create_flag(self, request: CreateFlagRequest, *, environment: str) -> Flag:
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
             definition = definitions.flag_definition(name=request.name, fields=request.model_dump())
             flag = flag_store.create_flag(
@@ -54,12 +54,11 @@ class FlagService:
                     definition, tags=request.tags, owner=request.owner
                 ),
             )
-        self._notices.announce("flag", flag.name)
         return flag
 
     def update_flag(self, name: str, request: UpdateFlagRequest, *, environment: str) -> Flag:
         given = request.model_fields_set
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
             if given & DEFINITION_FIELDS:
                 _update_definition(conn, name, request, environment=environment)
@@ -71,13 +70,11 @@ class FlagService:
                 set_description="description" in given,
                 is_enabled=request.is_enabled,
             )
-        self._notices.announce("flag", name)
         return flag
 
     def delete_flag(self, name: str) -> None:
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             flag_store.delete_flag(conn, name)
-        self._notices.announce("flag", name)
 
 
 def _update_definition(

@@ -15,6 +15,10 @@ validation racing the change cannot bring the grant back: it reads the version f
 then the row `FOR SHARE` — which waits for the uncommitted change and then sees it —
 and stores its grant only if the version has not moved (atomically, in Redis).
 
+Every key write also goes through `KeyWrites`: once committed, evaluation hears of it
+by a snapshot notice (`snapshot.notices`), which, unlike the announcement above, may be
+lost without harm (evaluation checks the keys' version in PostgreSQL periodically).
+
 Redis is optional: without REDIS_URL nothing is shared or announced (auth publishes no
 grant that would need withdrawing), and readers ask `/validate` every second. With
 REDIS_URL, validation still answers when Redis is down; key changes do not.
@@ -56,6 +60,7 @@ from functions.core.models.keys import (
     RotateKeyRequest,
     Validation,
 )
+from functions.core.services.change_writes import KeyWrites
 from functions.core.stores import keys as key_store
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,7 @@ class AuthService:
         self._database_url = database_url
         self._master_key = master_key
         self._redis_url = redis_url
+        self._writes = KeyWrites(database_url, redis_url)
 
     def _redis(self) -> redis.Redis | None:
         return redis_client(self._redis_url) if self._redis_url else None
@@ -179,7 +185,7 @@ class AuthService:
         scopes = frozenset(body.scopes) if body.scopes else SEED_SCOPES
         self._check_binding(scopes, body.environment)
         self._check_expiry(body.expires_at)
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             key, plaintext = key_store.create_key(
                 conn,
                 name=body.name,
@@ -206,7 +212,7 @@ class AuthService:
 
     def revoke_key(self, key_id: int, *, actor: Actor) -> KeyInfo:
         """Soft and idempotent: the row stays for the audit; revoking twice records once."""
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             revoked = key_store.revoke_key(conn, key_id)
             if revoked is None:
                 key = _existing(key_store.get_key(conn, key_id), key_id)
@@ -223,7 +229,7 @@ class AuthService:
         for `grace_seconds` (0: it is revoked at once)."""
         self._check_expiry(body.expires_at)
         now = _now()
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             old = _existing(key_store.get_key(conn, key_id, for_update=True), key_id)
             if not old.usable_at(now):
                 raise Conflict(f"API key {key_id} is revoked or expired: create a new key instead")

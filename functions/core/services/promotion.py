@@ -3,10 +3,9 @@ transaction."""
 
 from __future__ import annotations
 
-from functions.core.adapters.db import transaction
 from functions.core.models.environments import Promotion
 from functions.core.services import flag_states
-from functions.core.snapshot.notices import ChangeNotices
+from functions.core.services.change_writes import ConfigWrites
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
 
@@ -14,11 +13,11 @@ from functions.core.stores import flags as flag_store
 class PromotionService:
     def __init__(self, *, database_url: str, redis_url: str) -> None:
         self._database_url = database_url
-        self._notices = ChangeNotices(redis_url)
+        self._writes = ConfigWrites(database_url, redis_url)
 
     def promote(self, name: str, *, source: str, target: str, dry_run: bool) -> Promotion:
         """Make `target` decide like `source`: state and rule, in one transaction."""
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             for environment in (source, target):
                 environment_store.get_environment(conn, environment)
             flag_store.lock_flag(conn, name)
@@ -29,8 +28,6 @@ class PromotionService:
             if changes and not dry_run:
                 flag_states.write(conn, [flag_states.StateWrite(name, target, wanted)])
         applied = bool(changes) and not dry_run
-        if applied:
-            self._notices.announce("flag", name)
         return Promotion.model_validate(
             {
                 "flag_name": name,

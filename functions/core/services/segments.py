@@ -9,15 +9,15 @@ from typing import Any
 from functions.core.adapters.db import transaction
 from functions.core.mappers import definitions
 from functions.core.models.targeting import CreateSegmentRequest, Segment, SegmentBody
+from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import delete_unused_segment
-from functions.core.snapshot.notices import ChangeNotices
 from functions.core.stores import segments as segment_store
 
 
 class SegmentService:
     def __init__(self, *, database_url: str, redis_url: str) -> None:
         self._database_url = database_url
-        self._notices = ChangeNotices(redis_url)
+        self._writes = ConfigWrites(database_url, redis_url)
 
     def list_segments(self) -> list[Segment]:
         with transaction(self._database_url) as conn:
@@ -29,24 +29,21 @@ class SegmentService:
 
     def create_segment(self, request: CreateSegmentRequest) -> Segment:
         document = segment_document(request.key, request)
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             segment = segment_store.create_segment(conn, key=request.key, document=document)
-        self._notices.announce("segment", segment.key)
         return segment
 
     def update_segment(self, key: str, request: SegmentBody) -> Segment:
         """Replace the segment's audience (PUT: the body is the whole segment)."""
         document = segment_document(key, request)
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             segment = segment_store.update_segment(conn, key=key, document=document)
-        self._notices.announce("segment", key)
         return segment
 
     def delete_segment(self, key: str) -> None:
         """Refused (409 naming the flags) while a stored rule names the segment."""
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             delete_unused_segment(conn, key)
-        self._notices.announce("segment", key)
 
 
 def segment_document(key: str, body: SegmentBody) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from functions.core.models.targeting import (
     Rule,
     UpdateRuleRequest,
 )
-from functions.core.snapshot.notices import ChangeNotices
+from functions.core.services.change_writes import ConfigWrites
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
 from functions.core.stores import rules as rule_store
@@ -28,7 +28,7 @@ from functions.core.stores import segments as segment_store
 class TargetingService:
     def __init__(self, *, database_url: str, redis_url: str) -> None:
         self._database_url = database_url
-        self._notices = ChangeNotices(redis_url)
+        self._writes = ConfigWrites(database_url, redis_url)
 
     # -- rules -------------------------------------------------------------------------
 
@@ -38,7 +38,7 @@ class TargetingService:
             return rule_store.get_rule(conn, flag_name, environment=environment)
 
     def create_rule(self, request: CreateRuleRequest, *, environment: str) -> Rule:
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
             document = canonical_rules(conn, request.flag_name, request.rules)
             rule = rule_store.create_rule(
@@ -48,27 +48,24 @@ class TargetingService:
                 rules=document,
                 is_enabled=request.is_enabled,
             )
-        self._notices.announce("rule", rule.flag_name)
         return rule
 
     def update_rule(self, flag_name: str, request: UpdateRuleRequest, *, environment: str) -> Rule:
         changes: dict[str, Any] = {}
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
             if request.rules is not None:
                 changes["rules"] = canonical_rules(conn, flag_name, request.rules)
             if request.is_enabled is not None:
                 changes["is_enabled"] = request.is_enabled
             rule = rule_store.update_rule(conn, flag_name, environment=environment, changes=changes)
-        self._notices.announce("rule", flag_name)
         return rule
 
     def delete_rule(self, flag_name: str, *, environment: str) -> None:
-        with transaction(self._database_url) as conn:
+        with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
             if not rule_store.delete_rule(conn, flag_name, environment=environment):
                 rule_store.get_rule(conn, flag_name, environment=environment)
-        self._notices.announce("rule", flag_name)
 
 
 def canonical_rules(conn: Connection, flag_name: str, document: Any) -> Any:

@@ -1,71 +1,169 @@
-"""Change notices: how every write reaches what evaluation holds (seed report §1.5).
+"""Change notices: how every write reaches what evaluation holds, within milliseconds.
 
-Writers bump a monotonic configuration version and publish what changed. Readers
-tag what they cache with the version they read *before* fetching, so an entry
-fetched during a write is already stale when the write's bump lands: no cache is
-ever flushed by hand.
+Versions live in PostgreSQL (`stores.config_changes`, `stores.key_changes`): the
+transaction that writes bumps them. After it commits, the writer publishes one notice on
+`SNAPSHOT_CHANGES_CHANNEL`:
 
-The counter starts from a random base whenever Redis has none (first use, or Redis
-restarted empty), so a version seen before a restart is never seen again after it:
-a cache tagged with an old version cannot pass for current.
+    {"source": "config" | "keys", "epoch": "<uuid>", "version": 123,
+     "changes": [{"kind": "flag", "key": "x", "environment": "production" | null,
+                  "document": {...} | null}],
+     "complete": true}
+
+`document` is the entity as the transaction left it (null: gone), in the shape the
+stores load. A transaction that touched more than `MAX_DOCUMENTED_ENTITIES` entities
+(an import) sends `"complete": false` and no documents: a reader catches up from
+PostgreSQL. For keys, `kind` is `"key"` and `key` the key's id as a string.
+
+A notice can be lost (Redis down, a reader not subscribed yet): readers also compare
+their version with PostgreSQL's periodically, so a lost notice delays a change, never
+hides it. Publishing therefore never fails a write: an unreachable Redis is logged
+once when the outage starts and once when it ends.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from functions.core.adapters.redis_clients import redis_client
-from functions.core.redis_keys import CONFIG_CHANGES_CHANNEL, CONFIG_VERSION
+from functions.core.redis_keys import SNAPSHOT_CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
 
+CONFIG_SOURCE = "config"
+KEYS_SOURCE = "keys"
+KINDS: Mapping[str, frozenset[str]] = {
+    CONFIG_SOURCE: frozenset({"flag", "segment", "environment"}),
+    KEYS_SOURCE: frozenset({"key"}),
+}
+MAX_DOCUMENTED_ENTITIES = 200
+"""Above this many entities, a notice names the changes without their documents: a
+notice stays small, and a reader catching up from PostgreSQL reads in bulk anyway."""
 
-def announce_change(client: redis.Redis, *, kind: str, name: str) -> int | None:
-    """Bump the version and publish the change; returns the new version.
 
-    The write it follows is already committed, so a Redis failure here is logged and
-    not raised: the readers' cache lifetime (CONFIG_CACHE_TTL_SECONDS) bounds how long
-    the change can go unseen.
-    """
+@dataclass(frozen=True, slots=True)
+class NoticeChange:
+    kind: str
+    key: str
+    environment: str | None
+    document: dict[str, Any] | None
+    """The entity as the write left it; None: gone (or not sent, in an incomplete notice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    source: str
+    epoch: str
+    version: int
+    changes: tuple[NoticeChange, ...]
+    complete: bool
+    """False: `changes` carry no documents; read them from PostgreSQL."""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "source": self.source,
+                "epoch": self.epoch,
+                "version": self.version,
+                "changes": [
+                    {
+                        "kind": change.kind,
+                        "key": change.key,
+                        "environment": change.environment,
+                        "document": change.document,
+                    }
+                    for change in self.changes
+                ],
+                "complete": self.complete,
+            },
+            separators=(",", ":"),
+        )
+
+
+def parse_notice(raw: bytes | str) -> Notice | None:
+    """The notice, or None for anything that is not one (a reader ignores it, and its
+    periodic version check catches up whatever it meant)."""
     try:
-        pipe = client.pipeline(transaction=True)
-        pipe.set(CONFIG_VERSION, _random_base(), nx=True)
-        pipe.incr(CONFIG_VERSION)
-        results = pipe.execute()
-        version = int(results[1])
-        client.publish(
-            CONFIG_CHANGES_CHANNEL, json.dumps({"version": version, "kind": kind, "name": name})
-        )
-        return version
-    except redis.RedisError as exc:
-        log.error(
-            "change notice not delivered", extra={"kind": kind, "name": name, "error": str(exc)}
-        )
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, TypeError):
         return None
+    if not isinstance(body, dict):
+        return None
+    source, epoch, version = body.get("source"), body.get("epoch"), body.get("version")
+    complete, changes = body.get("complete"), body.get("changes")
+    if (
+        not isinstance(source, str)
+        or source not in KINDS
+        or not isinstance(epoch, str)
+        or not epoch
+        or not isinstance(version, int)
+        or isinstance(version, bool)
+        or version < 0
+        or not isinstance(complete, bool)
+        or not isinstance(changes, list)
+    ):
+        return None
+    parsed = []
+    for change in changes:
+        item = _change(change, KINDS[source])
+        if item is None:
+            return None
+        parsed.append(item)
+    return Notice(source, epoch, version, tuple(parsed), complete)
 
 
-def current_version(client: redis.Redis, raw: object = None) -> int:
-    """The version (`raw`: as already read with other keys); starts a new epoch if none."""
-    if raw is None:
-        client.set(CONFIG_VERSION, _random_base(), nx=True)
-        raw = client.get(CONFIG_VERSION)
-    assert isinstance(raw, bytes | str)
-    return int(raw)
+def _change(raw: object, kinds: frozenset[str]) -> NoticeChange | None:
+    if not isinstance(raw, dict):
+        return None
+    kind, key = raw.get("kind"), raw.get("key")
+    environment, document = raw.get("environment"), raw.get("document")
+    if (
+        kind not in kinds
+        or not isinstance(key, str)
+        or not key
+        or not (environment is None or isinstance(environment, str))
+        or not (document is None or isinstance(document, dict))
+    ):
+        return None
+    return NoticeChange(str(kind), key, environment, document)
 
 
-def _random_base() -> int:
-    return secrets.randbelow(2**52) + 2**20
+_failing: set[str] = set()
+_failing_lock = threading.Lock()
 
 
-class ChangeNotices:
-    """What a service holds to announce its writes: `announce(kind, name)` after commit."""
-
-    def __init__(self, redis_url: str) -> None:
-        self._redis_url = redis_url
-
-    def announce(self, kind: str, name: str) -> int | None:
-        return announce_change(redis_client(self._redis_url), kind=kind, name=name)
+def publish(redis_url: str, notice: Notice) -> bool:
+    """Publish after the write committed; False (logged once per outage) if Redis could
+    not be told."""
+    try:
+        redis_client(redis_url).publish(SNAPSHOT_CHANGES_CHANNEL, notice.to_json())
+    except redis.RedisError as exc:
+        with _failing_lock:
+            first = redis_url not in _failing
+            _failing.add(redis_url)
+        if first:
+            log.error(
+                "change notices not delivered: evaluation sees changes by its periodic"
+                " version check until Redis answers again",
+                extra={
+                    "source": notice.source,
+                    "version": notice.version,
+                    "error": exc.__class__.__name__,
+                },
+            )
+        return False
+    with _failing_lock:
+        recovered = redis_url in _failing
+        _failing.discard(redis_url)
+    if recovered:
+        log.info(
+            "change notices delivered again",
+            extra={"source": notice.source, "version": notice.version},
+        )
+    return True
