@@ -1,9 +1,29 @@
-"""Events leave the hot path through a bounded in-process buffer, packed.
+"""Events leave the hot path through a bounded in-process buffer, packed (DESIGN.md §4).
 
-`publish` never blocks on the network: it appends to a deque. A background thread
-sends packs of up to SQS's 256 KiB at least every flush interval; a failed send
-keeps the events for the next try (seed report §1.9), logging the outage once and
-counting what the bound forced it to drop.
+The request path only appends: `publish_evaluation` puts the decision's fields and
+`time.time()` in a deque under a lock held for a few hundred nanoseconds (about 1 µs
+in all). Everything that costs — the event id, the timestamp text, the JSON, the
+network — happens on a sender thread, which:
+
+- packs events into SQS messages `{"pack_id", "events": [...]}` of up to 256 KiB: it
+  sends as soon as a full message is buffered, and whatever is there at least every
+  `flush_seconds`. A full message carries about 1 200 events, 4 billed SQS requests
+  (SQS bills per 64 KiB), so under load it costs well under 1 request per 100 events;
+- encodes in chunks of at most `CHUNK_EVENTS`, pausing between them: under an ASGI
+  server the request handler shares the GIL with this thread, and a flush encoded in
+  one stretch would show up in its p99;
+- keeps a pack whose send failed, unchanged (same `pack_id`, same event ids: if SQS
+  took it after all, a retry is a redelivery, which analytics absorbs) and retries it
+  with capped, jittered exponential backoff; the outage is logged once and shown by
+  `stats()` and the `togglemaster_event_delivery_failing` gauge (seed report §1.9).
+
+At most `capacity` events wait; beyond, the oldest waiting event is dropped, counted
+(`stats()`, `togglemaster_events_dropped_total`) and reported by a log line at most
+once per `drop_log_seconds`, with the count since the last one. The one pack that
+was taken for sending is not dropped: it is kept whole until SQS accepts it.
+
+`close()` sends what is buffered within a bounded time: the HTTP layer calls it on
+shutdown (SIGTERM); an `atexit` hook covers servers that exit without one.
 """
 
 from __future__ import annotations
@@ -11,18 +31,85 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
+import os
+import random
+import sys
 import threading
+import time
 import uuid
+import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES
+from functions.core import metrics as process_metrics
+from functions.core.events.schema import (
+    SQS_MAX_MESSAGE_BYTES,
+    encode_evaluation,
+    event_id,
+    format_timestamp,
+    new_id_prefix,
+)
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[str], None]
-_PACK_OVERHEAD = 80
+"""Sends one SQS message body; raises when it was not accepted."""
+
+CHUNK_EVENTS = 200
+"""Events encoded in one stretch before the sender lets other threads run."""
+YIELD_SECONDS = 0.0001
+"""The pause between chunks: long enough that a thread waiting for the GIL gets it."""
+SQS_BILLING_CHUNK_BYTES = 65_536
+_PACK_OVERHEAD = len('{"pack_id":"","events":[]}') + 36
+_TYPICAL_EVENT_BYTES = 200
+"""A first guess, on the low side: a pack then fills up (what does not fit waits)."""
+
+_Evaluation = tuple[int, float, str, str, bool, str | None, str | None, str | None]
+"""(sequence, time.time(), user_id, flag_name, result, environment, variant, reason)"""
+_Item = _Evaluation | Mapping[str, Any]
+
+_time = time.time
+_pause = time.sleep
+
+
+def billed_requests(size: int) -> int:
+    """What SQS bills for one message of `size` bytes: one request per started 64 KiB."""
+    return max(1, math.ceil(size / SQS_BILLING_CHUNK_BYTES))
+
+
+@dataclass(frozen=True, slots=True)
+class _Pack:
+    pack_id: str
+    body: str
+    events: int
+
+    @property
+    def billed(self) -> int:
+        return billed_requests(len(self.body))
+
+
+class Backoff:
+    """Capped exponential backoff with equal jitter: the n-th consecutive failure waits
+    between half and all of min(cap, base × 2^(n-1)), so replicas that failed together
+    do not retry together."""
+
+    def __init__(self, base: float, cap: float, rand: Callable[[], float] = random.random) -> None:
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+        self._rand = rand
+
+    def failed(self) -> float:
+        """Count a failure; the seconds to wait before the next attempt."""
+        self.failures += 1
+        ceiling: float = min(self.cap, self.base * 2.0 ** min(self.failures - 1, 32))
+        return ceiling / 2 + self._rand() * ceiling / 2
+
+    def succeeded(self) -> None:
+        self.failures = 0
 
 
 class EventPublisher:
@@ -33,100 +120,451 @@ class EventPublisher:
         capacity: int = 10_000,
         flush_seconds: float = 1.0,
         max_bytes: int = SQS_MAX_MESSAGE_BYTES,
+        retry_base_seconds: float = 0.5,
+        retry_cap_seconds: float = 30.0,
+        drop_log_seconds: float = 10.0,
+        close_timeout_seconds: float = 5.0,
+        metrics: process_metrics.Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+        background: bool = True,
     ) -> None:
+        """`background=False` starts no sender thread: the caller drives `step()` (tests,
+        with a fake `clock`)."""
         self._send = send
-        self._buffer: deque[str] = deque()
         self._capacity = capacity
         self._flush_seconds = flush_seconds
         self._max_bytes = max_bytes
+        self._drop_log_seconds = drop_log_seconds
+        self._close_timeout = close_timeout_seconds
+        self._metrics = metrics or process_metrics.current()
+        self._clock = clock
+        self._background = background
+        self._backoff = Backoff(retry_base_seconds, retry_cap_seconds, rand)
+
+        # Shared with the request path, under _lock.
         self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
+        self._incoming: deque[_Item] = deque()
+        self._sequence = 0
+        self._published = 0
+        self._dropped = 0
+        self._held = 0
+        """Events out of `_incoming` that the sender owns: being encoded, or in `_pack`."""
+        self._sent_events = 0
+        self._sent_messages = 0
+        self._billed = 0
+        self._event_bytes: float = _TYPICAL_EVENT_BYTES
+        self._wake_at = self._threshold()
+        self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failing = False
-        self.dropped = 0
-        self.sent_events = 0
-        self.sent_messages = 0
 
-    def publish(self, event: dict[str, Any]) -> None:
-        encoded = json.dumps(event, separators=(",", ":"))
+        # The sender's own, under _send_lock.
+        self._send_lock = threading.Lock()
+        self._id_prefix = new_id_prefix()
+        self._pack: _Pack | None = None
+        self._flush_at = clock() + flush_seconds
+        self._retry_at = 0.0
+        self._failing_since: float | None = None
+        self._last_error: str | None = None
+
+        self._drops_logged = 0
+        self._next_drop_log = 0.0
+        self._report_lock = threading.Lock()
+        self._reported = (0, 0, 0, 0)
+        self._metrics.before_render(self._report)
+        _publishers.add(self)
+
+    # -- the request path ---------------------------------------------------------------
+
+    def publish_evaluation(
+        self,
+        user_id: str,
+        flag_name: str,
+        result: bool,
+        environment: str | None,
+        variant: str | None,
+        reason: str | None,
+    ) -> None:
+        """Queue one decision's event; id, timestamp text and JSON are made on the sender.
+
+        Never blocks on I/O and never raises for a full buffer.
+        """
+        now = _time()
         with self._lock:
-            if len(self._buffer) >= self._capacity:
-                self._buffer.popleft()
-                self.dropped += 1
-            self._buffer.append(encoded)
-            if self._thread is None:
+            self._sequence += 1
+            self._published += 1
+            incoming = self._incoming
+            if len(incoming) >= self._capacity:
+                incoming.popleft()
+                self._dropped += 1
+            incoming.append(
+                (self._sequence, now, user_id, flag_name, result, environment, variant, reason)
+            )
+            waiting = len(incoming)
+            if self._thread is None and self._background:
                 self._start()
-            if len(self._buffer) >= 1000:
-                self._wake.set()
+        if waiting >= self._wake_at and not self._wake.is_set():
+            self._wake.set()
+
+    def publish(self, event: Mapping[str, Any]) -> None:
+        """Queue an already built event (`new_event`), kept as is: the former API."""
+        with self._lock:
+            self._published += 1
+            incoming = self._incoming
+            if len(incoming) >= self._capacity:
+                incoming.popleft()
+                self._dropped += 1
+            incoming.append(event)
+            waiting = len(incoming)
+            if self._thread is None and self._background:
+                self._start()
+        if waiting >= self._wake_at and not self._wake.is_set():
+            self._wake.set()
+
+    # -- what others read -----------------------------------------------------------------
 
     def pending(self) -> int:
-        return len(self._buffer)
+        """Events not yet accepted by SQS (waiting, being packed, or a pack to retry)."""
+        with self._lock:
+            return len(self._incoming) + self._held
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    @property
+    def sent_events(self) -> int:
+        return self._sent_events
+
+    @property
+    def sent_messages(self) -> int:
+        return self._sent_messages
+
+    @property
+    def billed_requests(self) -> int:
+        return self._billed
+
+    def stats(self) -> dict[str, Any]:
+        """For `/ready`: counts since start, and whether delivery is failing now."""
+        with self._lock:
+            numbers = {
+                "buffered": len(self._incoming) + self._held,
+                "capacity": self._capacity,
+                "published": self._published,
+                "dropped": self._dropped,
+                "sent": self._sent_events,
+                "sqs_messages": self._sent_messages,
+                "sqs_billed_requests": self._billed,
+            }
+        failing_since = self._failing_since
+        return {
+            **numbers,
+            "delivery_failing": failing_since is not None,
+            "failing_for_seconds": (
+                None if failing_since is None else round(self._clock() - failing_since, 3)
+            ),
+            "last_error": self._last_error,
+        }
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """One round of the sender: full packs now, everything when the interval is up,
+        nothing while backing off after a failure. The sender thread calls it; tests
+        with `background=False` call it themselves."""
+        now = self._clock()
+        self._log_drops(now)
+        if now >= self._retry_at:
+            due = now >= self._flush_at
+            with self._send_lock:
+                ok = self._send_ready(everything=due)
+            if due and ok:
+                self._flush_at = self._clock() + self._flush_seconds
+        self._report()
 
     def flush(self) -> bool:
-        """Send everything buffered now; False when a send failed (events kept)."""
+        """Send everything buffered now, backoff or not; False when a send failed (the
+        events are kept for the next attempt)."""
         with self._send_lock:
-            while True:
-                pack = self._take_pack()
-                if not pack:
-                    return True
-                body = f'{{"pack_id":"{uuid.uuid4()}","events":[{",".join(pack)}]}}'
-                try:
-                    self._send(body)
-                except Exception as exc:
-                    self._put_back(pack)
-                    if not self._failing:
-                        log.error(
-                            "event delivery failing; events are kept and retried",
-                            extra={"error": str(exc), "buffered": len(self._buffer)},
-                        )
-                    self._failing = True
-                    return False
-                if self._failing:
-                    log.info("event delivery recovered", extra={"buffered": len(self._buffer)})
-                self._failing = False
-                self.sent_events += len(pack)
-                self.sent_messages += 1
+            ok = self._send_ready(everything=True)
+        if ok:
+            self._flush_at = self._clock() + self._flush_seconds
+        self._report()
+        return ok
 
-    def close(self) -> None:
-        """Stop the thread and make a last attempt to send (SIGTERM, exit)."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the sender and send what is buffered, within `timeout` seconds (default
+        `close_timeout_seconds`): for SIGTERM, exit and tests. True when nothing is left.
+
+        Safe to call more than once; events published afterwards are kept for the next
+        call. A send that hangs past the deadline is left behind, not waited for.
+        """
+        limit = self._close_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         self._stopped.set()
         self._wake.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.flush()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread() and thread.is_alive():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.pending():
+            self._flush_before(deadline)
+        self._log_drops(self._clock(), force=True)
+        left = self.pending()
+        if left:
+            log.error(
+                "events not delivered at shutdown",
+                extra={"events": left, "error": self._last_error, "timeout_seconds": limit},
+            )
+        self._report()
+        return left == 0
+
+    def _flush_before(self, deadline: float) -> None:
+        """Send everything on a thread of its own, waiting for it until `deadline` only:
+        a send can hang longer than any timeout we were given."""
+        try:
+            finisher = threading.Thread(
+                target=self._final_flush,
+                args=(deadline,),
+                name="event-publisher-close",
+                daemon=True,
+            )
+            finisher.start()
+        except RuntimeError:  # no new threads at interpreter shutdown
+            self._final_flush(deadline)
+        else:
+            finisher.join(max(0.0, deadline - time.monotonic()))
+
+    def _final_flush(self, deadline: float) -> None:
+        if not self._send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return
+        try:
+            self._send_ready(everything=True, deadline=deadline)
+        finally:
+            self._send_lock.release()
+
+    def _send_ready(self, *, everything: bool, deadline: float = math.inf) -> bool:
+        """Send the pack to retry, then full packs (or all packs when `everything`).
+        Holds _send_lock. False at the first failed send."""
+        while time.monotonic() < deadline:
+            if self._pack is None:
+                with self._lock:
+                    waiting = len(self._incoming)
+                if waiting == 0 or (not everything and waiting < self._wake_at):
+                    return True
+                self._pack = self._make_pack()
+                if self._pack is None:
+                    return True
+            if not self._deliver(self._pack):
+                return False
+            self._pack = None
+        return False
+
+    def _make_pack(self) -> _Pack | None:
+        """Take the oldest events that fit in one message, encoding them a chunk at a time."""
+        encoded: list[str] = []
+        size = _PACK_OVERHEAD
+        unsendable = 0
+        full = False
+        while not full:
+            room = self._max_bytes - size
+            average = (size - _PACK_OVERHEAD) / len(encoded) if encoded else _TYPICAL_EVENT_BYTES
+            want = max(1, min(CHUNK_EVENTS, int(room / average)))
+            with self._lock:
+                count = min(want, len(self._incoming))
+                chunk = [self._incoming.popleft() for _ in range(count)]
+                self._held += count
+            if not chunk:
+                break
+            for index, item in enumerate(chunk):
+                text = self._encode(item)
+                cost = len(text) + 1
+                if text and size + cost <= self._max_bytes:
+                    encoded.append(text)
+                    size += cost
+                elif text and encoded:
+                    self._put_back(chunk[index:])
+                    full = True
+                    break
+                else:
+                    unsendable += 1
+            if not full and count == want:
+                _pause(YIELD_SECONDS)
+            elif count < want:
+                break
+        if unsendable:
+            with self._lock:
+                self._held -= unsendable
+                self._dropped += unsendable
+            log.error("events that cannot be sent were dropped", extra={"events": unsendable})
+        if not encoded:
+            return None
+        self._event_bytes = (size - _PACK_OVERHEAD) / len(encoded)
+        if self._failing_since is None:
+            self._wake_at = self._threshold()
+        pack_id = str(uuid.uuid4())
+        body = f'{{"pack_id":"{pack_id}","events":[{",".join(encoded)}]}}'
+        return _Pack(pack_id, body, len(encoded))
+
+    def _encode(self, item: _Item) -> str:
+        """One event's JSON (ASCII), or "" when it cannot be encoded."""
+        try:
+            if type(item) is tuple:
+                sequence, seconds, user_id, flag_name, result, environment, variant, reason = item
+                return encode_evaluation(
+                    event_id(self._id_prefix, sequence),
+                    format_timestamp(seconds),
+                    user_id,
+                    flag_name,
+                    result,
+                    environment,
+                    variant,
+                    reason,
+                )
+            return json.dumps(item, separators=(",", ":"), default=str)
+        except (TypeError, ValueError) as exc:
+            log.error("an event could not be encoded", extra={"error": str(exc)[:200]})
+            return ""
+
+    def _put_back(self, items: list[_Item]) -> None:
+        """Return events taken for a pack they did not fit in, oldest first."""
+        with self._lock:
+            self._incoming.extendleft(reversed(items))
+            self._held -= len(items)
+            while len(self._incoming) > self._capacity:
+                self._incoming.popleft()
+                self._dropped += 1
+
+    def _deliver(self, pack: _Pack) -> bool:
+        try:
+            self._send(pack.body)
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        with self._lock:
+            self._held -= pack.events
+            self._sent_events += pack.events
+            self._sent_messages += 1
+            self._billed += pack.billed
+        if self._failing_since is not None:
+            log.info(
+                "event delivery recovered",
+                extra={
+                    "failed_for_seconds": round(self._clock() - self._failing_since, 3),
+                    "buffered": self.pending(),
+                },
+            )
+        self._failing_since = None
+        self._last_error = None
+        self._retry_at = 0.0
+        self._backoff.succeeded()
+        self._wake_at = self._threshold()
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        now = self._clock()
+        delay = self._backoff.failed()
+        self._retry_at = now + delay
+        self._wake_at = sys.maxsize  # while backing off, a full buffer must not wake us
+        self._last_error = exc.__class__.__name__
+        if self._failing_since is None:
+            self._failing_since = now
+            log.error(
+                "event delivery failing; events are kept and retried",
+                extra={
+                    "error": f"{exc.__class__.__name__}: {str(exc)[:300]}",
+                    "buffered": self.pending(),
+                    "retry_in_seconds": round(delay, 3),
+                },
+            )
+
+    def _threshold(self) -> int:
+        """Events that make a full message (and so wake the sender), but never more
+        than half the buffer, so a small buffer is emptied before it overflows."""
+        per_pack = int((self._max_bytes - _PACK_OVERHEAD) / max(self._event_bytes, 1.0))
+        return max(1, min(per_pack, self._capacity // 2))
+
+    # -- the sender thread ------------------------------------------------------------------
 
     def _start(self) -> None:
+        """Under _lock, on the first event (so in the worker process that publishes)."""
         self._thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(self._flush_seconds)
+            now = self._clock()
+            target = max(self._flush_at, self._retry_at)
+            self._wake.wait(min(max(target - now, 0.0), self._flush_seconds))
             self._wake.clear()
-            if not self.flush():
-                self._stopped.wait(min(self._flush_seconds * 2, 5))
+            if self._stopped.is_set():
+                return
+            try:
+                self.step()
+            except Exception:
+                log.exception("the event sender failed a round; it carries on")
+                self._stopped.wait(self._flush_seconds)
 
-    def _take_pack(self) -> list[str]:
-        pack: list[str] = []
-        size = _PACK_OVERHEAD
-        with self._lock:
-            while self._buffer:
-                cost = len(self._buffer[0].encode()) + 1
-                if pack and size + cost > self._max_bytes:
-                    break
-                pack.append(self._buffer.popleft())
-                size += cost
-        return pack
+    def _log_drops(self, now: float, *, force: bool = False) -> None:
+        dropped = self._dropped
+        if dropped > self._drops_logged and (force or now >= self._next_drop_log):
+            log.warning(
+                "event buffer full: the oldest events were dropped",
+                extra={
+                    "dropped": dropped - self._drops_logged,
+                    "dropped_total": dropped,
+                    "capacity": self._capacity,
+                },
+            )
+            self._drops_logged = dropped
+            self._next_drop_log = now + self._drop_log_seconds
 
-    def _put_back(self, pack: list[str]) -> None:
+    def _report(self) -> None:
+        """Bring the metrics up to date (sender rounds, and before each scrape)."""
         with self._lock:
-            room = self._capacity - len(self._buffer)
-            kept = pack[-room:] if room > 0 else []
-            self.dropped += len(pack) - len(kept)
-            self._buffer.extendleft(reversed(kept))
+            totals = (self._published, self._dropped, self._sent_events, self._billed)
+            buffered = len(self._incoming) + self._held
+        with self._report_lock:
+            published, dropped, sent, billed = (
+                now - before for now, before in zip(totals, self._reported, strict=True)
+            )
+            self._reported = totals
+            m = self._metrics
+            if published:
+                m.events_published.inc(published)
+            if dropped:
+                m.events_dropped.inc(dropped)
+            if sent:
+                m.events_sent.inc(sent)
+            if billed:
+                m.sqs_requests.inc(billed)
+            m.events_buffered.set(buffered)
+            m.event_delivery_failing.set(0 if self._failing_since is None else 1)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent keeps and sends its events; start empty."""
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._report_lock = threading.Lock()
+        self._incoming = deque()
+        self._held = 0
+        self._pack = None
+        self._thread = None
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._id_prefix = new_id_prefix()
+
+
+_publishers: weakref.WeakSet[EventPublisher] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for publisher in list(_publishers):
+        publisher._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def sqs_sender(client: Any, queue_url: str) -> Sender:

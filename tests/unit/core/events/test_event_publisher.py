@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
+import timeit
+from typing import Any
 
-from functions.core.events.publisher import EventPublisher
-from functions.core.events.schema import new_event
+import pytest
+
+from functions.core.events import publisher as publisher_module
+from functions.core.events.publisher import Backoff, EventPublisher, billed_requests
+from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES, new_event, parse_body
+from functions.core.metrics import Metrics
 
 
 class RecordingQueue:
     """A stand-in for SQS's send_message: records bodies, or fails while `down`."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.bodies: list[str] = []
+        self.attempts: list[float] = []
         self.down = False
         self.sent = threading.Event()
+        self._clock = clock
 
     def send(self, body: str) -> None:
+        if self._clock is not None:
+            self.attempts.append(self._clock())
         if self.down:
             raise ConnectionError("queue unreachable")
         self.bodies.append(body)
         self.sent.set()
 
-    def events(self) -> list[dict[str, object]]:
+    def events(self) -> list[dict[str, Any]]:
         return [event for body in self.bodies for event in json.loads(body)["events"]]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _event(i: int) -> dict[str, object]:
@@ -38,10 +58,28 @@ def _event(i: int) -> dict[str, object]:
     )
 
 
+def _evaluate(publisher: EventPublisher, i: int) -> None:
+    publisher.publish_evaluation(
+        user_id=f"user-{i}",
+        flag_name="checkout_v2",
+        result=i % 2 == 0,
+        environment="production",
+        variant="on" if i % 2 == 0 else "off",
+        reason="TARGETING_MATCH",
+    )
+
+
+def _quiet(queue: RecordingQueue, **options: Any) -> EventPublisher:
+    """A publisher without its sender thread: the test decides when it works."""
+    return EventPublisher(queue.send, background=False, metrics=Metrics(), **options)
+
+
 def test_flush__many_events__packs_within_size_limit_and_few_messages() -> None:
     # Given 5 000 buffered events and a 64 KiB message limit
     queue = RecordingQueue()
-    publisher = EventPublisher(queue.send, capacity=10_000, flush_seconds=60, max_bytes=65_536)
+    publisher = EventPublisher(
+        queue.send, capacity=10_000, flush_seconds=60, max_bytes=65_536, metrics=Metrics()
+    )
     for i in range(5_000):
         publisher.publish(_event(i))
     # When the buffer is flushed
@@ -58,7 +96,7 @@ def test_flush__queue_down_then_up__events_kept_and_delivered() -> None:
     # Given a queue that is down
     queue = RecordingQueue()
     queue.down = True
-    publisher = EventPublisher(queue.send, capacity=1_000, flush_seconds=60)
+    publisher = EventPublisher(queue.send, capacity=1_000, flush_seconds=60, metrics=Metrics())
     for i in range(10):
         publisher.publish(_event(i))
     # When a flush fails, then the queue comes back and a flush succeeds
@@ -78,12 +116,18 @@ def test_publish__buffer_full__oldest_dropped_and_counted() -> None:
     # Given a buffer of 100 while the queue is down
     queue = RecordingQueue()
     queue.down = True
-    publisher = EventPublisher(queue.send, capacity=100, flush_seconds=60)
+    metrics = Metrics()
+    publisher = EventPublisher(
+        queue.send, capacity=100, flush_seconds=60, background=False, metrics=metrics
+    )
     # When 150 events are published
     for i in range(150):
-        publisher.publish(_event(i))
-    # Then the 50 oldest are dropped and counted, the newest kept
+        _evaluate(publisher, i)
+    # Then the 50 oldest are dropped and counted (stats and metric), the newest kept
     assert publisher.dropped == 50
+    assert publisher.stats()["dropped"] == 50
+    metrics.render()
+    assert metrics.registry.get_sample_value("togglemaster_events_dropped_total") == 50
     queue.down = False
     publisher.close()
     assert [e["user_id"] for e in queue.events()] == [f"user-{i}" for i in range(50, 150)]
@@ -92,10 +136,338 @@ def test_publish__buffer_full__oldest_dropped_and_counted() -> None:
 def test_background_thread__idle_publisher__flushes_within_interval() -> None:
     # Given a publisher flushing every 0.05 s
     queue = RecordingQueue()
-    publisher = EventPublisher(queue.send, flush_seconds=0.05)
+    publisher = EventPublisher(queue.send, flush_seconds=0.05, metrics=Metrics())
     # When one event is published and nobody calls flush
-    publisher.publish(_event(1))
+    _evaluate(publisher, 1)
     # Then the background thread sends it
     assert queue.sent.wait(timeout=5)
     publisher.close()
     assert len(queue.events()) == 1
+
+
+def test_publish_evaluation__packed__valid_events_as_new_event_writes_them() -> None:
+    # Given evaluations published through the hot-path call, one with characters to escape
+    queue = RecordingQueue()
+    publisher = _quiet(queue)
+    before = time.time()
+    for i in range(3):
+        _evaluate(publisher, i)
+    publisher.publish_evaluation(
+        user_id='ünï "cødé"\n', flag_name="f", result=False, environment=None, variant=None,
+        reason="DISABLED",
+    )  # fmt: skip
+    # When they are flushed
+    assert publisher.flush()
+    # Then analytics reads the pack: same fields as new_event, ISO-8601 UTC, unique UUIDs
+    (body,) = queue.bodies
+    parsed = parse_body(body)
+    assert parsed.refused == []
+    assert [e.user_id for e in parsed.events] == ["user-0", "user-1", "user-2", 'ünï "cødé"\n']
+    first = json.loads(body)["events"][0]
+    assert set(first) == set(_event(0))
+    assert first["result"] is True and first["variant"] == "on"
+    assert first["environment"] == "production" and first["reason"] == "TARGETING_MATCH"
+    stamp = parsed.events[0].timestamp
+    assert stamp.endswith("Z") and len(stamp) == len("2026-12-02T10:00:00.123Z")
+    assert stamp >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(before)))
+    ids = [str(e.event_id) for e in parsed.events]
+    assert len(set(ids)) == 4 and all(len(i) == 36 and i[14] == "4" for i in ids)
+
+
+def test_publish__both_calls__share_one_buffer_in_order() -> None:
+    # Given events published through the former call and the hot-path call, interleaved
+    queue = RecordingQueue()
+    publisher = _quiet(queue)
+    for i in range(6):
+        (publisher.publish(_event(i)) if i % 2 else _evaluate(publisher, i))
+    # When flushed
+    assert publisher.flush()
+    # Then one pack carries them all, in publication order
+    assert len(queue.bodies) == 1
+    assert [e["user_id"] for e in queue.events()] == [f"user-{i}" for i in range(6)]
+
+
+def test_burst__10_000_events__at_most_one_billed_request_per_100() -> None:
+    # Given a publisher with its sender thread and SQS's real message limit
+    queue = RecordingQueue()
+    publisher = EventPublisher(queue.send, flush_seconds=60, metrics=Metrics())
+    # When a burst of 10 000 evaluations is published, then the publisher is closed
+    for i in range(10_000):
+        _evaluate(publisher, i)
+    assert publisher.close()
+    # Then every event arrived once, in full messages, billed ≤ 1 request per 100 events
+    assert len({e["event_id"] for e in queue.events()}) == 10_000
+    sizes = [len(body.encode()) for body in queue.bodies]
+    assert max(sizes) <= SQS_MAX_MESSAGE_BYTES
+    billed = sum(billed_requests(size) for size in sizes)
+    assert billed == publisher.billed_requests
+    assert billed <= 10_000 / 100
+    assert publisher.stats()["sqs_billed_requests"] == billed
+
+
+def test_sender__full_message_buffered__sent_before_the_interval() -> None:
+    # Given a publisher whose interval is a minute away
+    queue = RecordingQueue()
+    publisher = EventPublisher(queue.send, flush_seconds=60, metrics=Metrics())
+    # When enough for more than a full message is published
+    for i in range(3_000):
+        _evaluate(publisher, i)
+    # Then full messages leave at once, each close to SQS's limit
+    assert queue.sent.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while len(queue.bodies) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(len(body) > SQS_MAX_MESSAGE_BYTES * 0.75 for body in queue.bodies[:2])
+    publisher.close()
+    assert len(queue.events()) == 3_000
+
+
+def test_step__sends_fail__retries_with_capped_exponential_backoff() -> None:
+    # Given a queue that is down, a fake clock and jitter at its maximum
+    clock = FakeClock()
+    queue = RecordingQueue(clock)
+    queue.down = True
+    publisher = _quiet(
+        queue,
+        flush_seconds=1.0,
+        retry_base_seconds=0.5,
+        retry_cap_seconds=4.0,
+        clock=clock,
+        rand=lambda: 1.0,
+    )
+    _evaluate(publisher, 1)
+    start = clock.now
+    # When the sender runs every 0.25 s of fake time for 20 s
+    for tick in range(1, 81):
+        clock.now = start + tick * 0.25
+        publisher.step()
+    # Then attempts come after the interval, then 0.5, 1, 2, 4, 4… s apart (jitter ≤ ceiling)
+    gaps = [b - a for a, b in zip(queue.attempts, queue.attempts[1:], strict=False)]
+    assert queue.attempts[0] - start == 1.0
+    assert gaps[:5] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert all(0.5 <= gap <= 4.0 for gap in gaps)
+    assert publisher.stats()["delivery_failing"] is True
+    assert publisher.pending() == 1
+    # When the queue comes back, the event leaves at the next attempt, not before
+    queue.down = False
+    last = queue.attempts[-1]
+    clock.now = last + 1.0
+    publisher.step()
+    assert queue.bodies == []
+    clock.now = last + 4.0
+    publisher.step()
+    assert len(queue.events()) == 1
+    assert publisher.stats()["delivery_failing"] is False
+
+
+def test_backoff__jitter__between_half_and_all_of_the_capped_delay() -> None:
+    # Given backoffs whose jitter draws its lowest and highest values
+    low, high = Backoff(0.5, 30.0, rand=lambda: 0.0), Backoff(0.5, 30.0, rand=lambda: 1.0)
+    # When ten failures follow each other
+    lows = [low.failed() for _ in range(10)]
+    highs = [high.failed() for _ in range(10)]
+    # Then the delays double from 0.5 s up to the 30 s cap, jitter taking up to half off
+    assert highs == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]
+    assert lows == [delay / 2 for delay in highs]
+    high.succeeded()
+    assert high.failed() == 0.5
+
+
+def test_retry__failed_pack__resent_unchanged() -> None:
+    # Given a pack whose send failed (SQS may have taken it anyway)
+    queue = RecordingQueue()
+    queue.down = True
+    publisher = _quiet(queue)
+    for i in range(5):
+        _evaluate(publisher, i)
+    assert not publisher.flush()
+    # When more events come and the queue is back
+    _evaluate(publisher, 5)
+    queue.down = False
+    failed_body = publisher._pack.body if publisher._pack else ""
+    assert publisher.flush()
+    # Then the failed pack goes first, byte for byte (same pack_id and event ids), the rest after
+    assert queue.bodies[0] == failed_body
+    assert [len(json.loads(body)["events"]) for body in queue.bodies] == [5, 1]
+
+
+def test_drops__buffer_overflows__logged_at_most_once_per_interval_with_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a buffer of 100, a fake clock, and drops logged at most every 10 s
+    clock = FakeClock()
+    queue = RecordingQueue(clock)
+    queue.down = True
+    publisher = _quiet(queue, capacity=100, drop_log_seconds=10.0, flush_seconds=60, clock=clock)
+    caplog.set_level(logging.WARNING, logger=publisher_module.__name__)
+
+    def drop_lines() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.getMessage().startswith("event buffer full")]
+
+    # When 150 events overflow it and the sender runs (it takes the 100 left for a pack,
+    # which fails and is kept whole: the 100 next events may wait beside it)
+    for i in range(150):
+        _evaluate(publisher, i)
+    publisher.step()
+    # Then one line reports the 50 drops
+    assert [r.__dict__["dropped"] for r in drop_lines()] == [50]
+    assert publisher.pending() == 100
+    # When 130 more come within the interval (30 too many), the sender running meanwhile
+    for i in range(130):
+        _evaluate(publisher, 150 + i)
+        clock.now += 0.05
+        publisher.step()
+    # Then nothing more is logged until the interval is over, then one line with the 30
+    assert len(drop_lines()) == 1
+    clock.now += 5.0
+    publisher.step()
+    assert [r.__dict__["dropped"] for r in drop_lines()] == [50, 30]
+    assert drop_lines()[1].__dict__["dropped_total"] == 80
+    assert publisher.dropped == 80
+
+
+def test_publish__full_buffer__never_blocks_on_the_sender() -> None:
+    # Given a queue whose send hangs, holding the sender mid-send
+    release = threading.Event()
+    sending = threading.Event()
+
+    def hanging_send(body: str) -> None:
+        sending.set()
+        release.wait(10)
+
+    publisher = EventPublisher(hanging_send, capacity=100, flush_seconds=0.01, metrics=Metrics())
+    _evaluate(publisher, 0)
+    assert sending.wait(5)
+    # When 10 000 events are published meanwhile
+    started = time.perf_counter()
+    for i in range(10_000):
+        _evaluate(publisher, i)
+    elapsed = time.perf_counter() - started
+    # Then publishing stayed fast and the overflow was dropped and counted
+    assert elapsed < 1.0
+    assert publisher.dropped >= 10_000 - 100
+    release.set()
+    publisher.close()
+
+
+def test_close__buffered_events__sent_within_the_timeout() -> None:
+    # Given events buffered well within a long interval
+    queue = RecordingQueue()
+    publisher = EventPublisher(queue.send, flush_seconds=60, metrics=Metrics())
+    for i in range(20):
+        _evaluate(publisher, i)
+    # When closed (SIGTERM)
+    assert publisher.close(timeout=5)
+    # Then all of them left
+    assert len(queue.events()) == 20
+    assert publisher.pending() == 0
+
+
+def test_close__send_hangs__returns_within_the_timeout() -> None:
+    # Given a queue whose every send hangs
+    release = threading.Event()
+
+    def hanging_send(body: str) -> None:
+        release.wait(30)
+
+    publisher = EventPublisher(hanging_send, background=False, metrics=Metrics())
+    for i in range(20):
+        _evaluate(publisher, i)
+    # When closed with a 0.3 s budget
+    started = time.monotonic()
+    delivered = publisher.close(timeout=0.3)
+    # Then it gives up in time, saying what is left
+    assert time.monotonic() - started < 1.5
+    assert not delivered
+    release.set()
+
+
+def test_oversized_event__dropped_and_counted_not_retried_forever() -> None:
+    # Given an event larger than one message can carry, between two normal ones
+    queue = RecordingQueue()
+    publisher = _quiet(queue, max_bytes=4_096)
+    _evaluate(publisher, 0)
+    publisher.publish({**_event(1), "user_id": "x" * 5_000})
+    _evaluate(publisher, 2)
+    # When flushed
+    assert publisher.flush()
+    # Then the two others arrive and the big one is counted as dropped
+    assert [e["user_id"] for e in queue.events()] == ["user-0", "user-2"]
+    assert publisher.dropped == 1
+    assert publisher.pending() == 0
+
+
+def test_encoding__large_flush__pauses_between_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given 1 000 buffered events and a recording of the sender's pauses
+    pauses: list[float] = []
+    monkeypatch.setattr(publisher_module, "_pause", pauses.append)
+    queue = RecordingQueue()
+    publisher = _quiet(queue)
+    for i in range(1_000):
+        _evaluate(publisher, i)
+    # When flushed
+    assert publisher.flush()
+    # Then the encoding gave other threads the GIL at least every CHUNK_EVENTS events
+    assert len(pauses) >= 1_000 // publisher_module.CHUNK_EVENTS - 1
+    assert len(queue.events()) == 1_000
+
+
+def test_metrics__after_a_flush__exposed_in_prometheus_text() -> None:
+    # Given a publisher with metrics of its own, some events sent and some dropped
+    metrics = Metrics()
+    queue = RecordingQueue()
+    publisher = EventPublisher(queue.send, capacity=100, background=False, metrics=metrics)
+    for i in range(120):
+        _evaluate(publisher, i)
+    assert publisher.flush()
+    _evaluate(publisher, 120)
+    # When the metrics are rendered
+    body, content_type = metrics.render()
+    text = body.decode()
+    # Then the counts are there, up to date at render time
+    assert content_type.startswith("text/plain")
+    assert "togglemaster_events_published_total 121.0" in text
+    assert "togglemaster_events_dropped_total 20.0" in text
+    assert "togglemaster_events_sent_total 100.0" in text
+    assert f"togglemaster_sqs_requests_total {float(publisher.billed_requests)}" in text
+    assert "togglemaster_events_buffered 1.0" in text
+    assert "togglemaster_event_delivery_failing 0.0" in text
+
+
+def test_stats__delivery_failing__reported_for_readiness() -> None:
+    # Given a publisher whose queue is down
+    clock = FakeClock()
+    queue = RecordingQueue()
+    queue.down = True
+    publisher = _quiet(queue, clock=clock)
+    _evaluate(publisher, 0)
+    # When a send fails and 3 s go by
+    assert not publisher.flush()
+    clock.now += 3
+    stats = publisher.stats()
+    # Then the stats say so, without the message text (it may name the queue)
+    assert stats["delivery_failing"] is True
+    assert stats["failing_for_seconds"] == 3.0
+    assert stats["last_error"] == "ConnectionError"
+    assert stats["buffered"] == 1
+    assert json.dumps(stats)
+
+
+def test_publish_evaluation__request_path__costs_under_5_microseconds() -> None:
+    # Given a publisher with room for everything
+    publisher = _quiet(RecordingQueue(), capacity=1_000_000)
+
+    def publish() -> None:
+        publisher.publish_evaluation(
+            user_id="user-123",
+            flag_name="checkout_v2",
+            result=True,
+            environment="production",
+            variant="on",
+            reason="TARGETING_MATCH",
+        )
+
+    # When 10 000 publications are timed, best of five runs
+    best = min(timeit.repeat(publish, number=10_000, repeat=5)) / 10_000
+    # Then one costs under 5 µs (about 1 µs measured: no uuid, no clock text, no JSON)
+    assert best < 5e-6, f"{best * 1e6:.2f} µs"

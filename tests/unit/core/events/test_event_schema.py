@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from functions.commands.schemas import PUBLISHED, render
-from functions.core.events.schema import InvalidEventBody, new_event, parse_body
+from functions.core.events.schema import (
+    EvaluationEvent,
+    InvalidEventBody,
+    encode_evaluation,
+    event_id,
+    format_timestamp,
+    new_event,
+    new_id_prefix,
+    parse_body,
+)
 
 EVENTS_DIR = Path(__file__).resolve().parents[4] / "events"
 SEED_EVENT = {
@@ -110,3 +121,68 @@ def test_parse_body__pack_with_one_bad_event__others_kept_bad_one_reported() -> 
     assert [e.user_id for e in parsed.events] == ["u0", "u1"]
     assert len(parsed.refused) == 1
     assert parsed.refused[0].startswith("events[1]: environment")
+
+
+@pytest.mark.parametrize(
+    ("user_id", "environment", "variant"),
+    [
+        ("user-1", "production", "on"),
+        ('quote " backslash \\ slash /', None, None),
+        ("ünïcødé ✓ 𝄞", "staging", "variant-b"),
+        ("control \n\t\x00\x1f", "production", "v"),
+    ],
+)
+def test_encode_evaluation__any_text__same_document_as_json_dumps(
+    user_id: str, environment: str | None, variant: str | None
+) -> None:
+    # Given the fields of one event, some needing escapes
+    identifier, timestamp = event_id(new_id_prefix(), 7), format_timestamp(1_764_669_600.123)
+    # When encoded by the producer's writer
+    text = encode_evaluation(
+        event_id=identifier,
+        timestamp=timestamp,
+        user_id=user_id,
+        flag_name="checkout_v2",
+        result=True,
+        environment=environment,
+        variant=variant,
+        reason="SPLIT",
+    )
+    # Then it is the document json.dumps writes, ASCII (length = bytes), valid for analytics
+    fields = {
+        "event_id": identifier,
+        "user_id": user_id,
+        "flag_name": "checkout_v2",
+        "result": True,
+        "timestamp": timestamp,
+        "environment": environment,
+        "variant": variant,
+        "reason": "SPLIT",
+    }
+    assert json.loads(text) == fields
+    assert text == json.dumps(fields, separators=(",", ":"))
+    assert text.isascii()
+    assert EvaluationEvent.model_validate_json(text).user_id == user_id
+
+
+@pytest.mark.parametrize(
+    "seconds", [0.0, 1_764_669_600.0, 1_764_669_600.999, 1_764_669_601.0005, 4_102_444_799.5]
+)
+def test_format_timestamp__epoch_seconds__iso_utc_milliseconds_like_new_event(
+    seconds: float,
+) -> None:
+    # Given / When
+    text = format_timestamp(seconds)
+    # Then it is what datetime writes, cut to milliseconds, with Z
+    moment = datetime.fromtimestamp(int(seconds * 1000) / 1000, UTC)
+    assert text == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_event_id__prefix_and_counter__distinct_version_4_uuids() -> None:
+    # Given two processes' prefixes
+    first, second = new_id_prefix(), new_id_prefix()
+    # When each mints ids from its counter
+    ids = [event_id(prefix, n) for prefix in (first, second) for n in range(1, 1_001)]
+    # Then they are all distinct UUIDs of version 4
+    assert len(set(ids)) == 2_000
+    assert {uuid.UUID(value).version for value in ids} == {4}
