@@ -16,15 +16,14 @@ RUN pip wheel --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
 # The source functions-framework loads is main.py of the installed package; the build
-# fails below if the base image ever moves site-packages.
+# fails below if the base image ever moves site-packages. WORKERS (granian worker
+# processes) defaults to the machine's cores: the Knative Services set it explicitly.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TOGGLEMASTER_SQL_DIR=/app/sql \
     FUNCTION_SOURCE=/usr/local/lib/python3.11/site-packages/functions/main.py \
-    WORKERS=1 \
-    THREADS=8 \
     PORT=8080
 
 WORKDIR /app
@@ -36,7 +35,8 @@ COPY sql ./sql
 USER 10001:10001
 
 EXPOSE 8080
-# The same server command `make dev` runs: functions-framework reads FUNCTION_TARGET,
-# FUNCTION_SOURCE and PORT from the environment. Migrations run as a Job:
+# The same server command `make dev` runs (functions/serve.py): granian, ASGI for
+# evaluation and WSGI for the others, reading FUNCTION_TARGET, PORT and WORKERS from the
+# environment. Migrations run as a Job:
 #   python -m functions.commands.migrate   (AUTH_DATABASE_URL, CONFIG_DATABASE_URL)
-CMD ["functions-framework"]
+CMD ["togglemaster-serve"]

@@ -9,6 +9,7 @@ target cannot. A 2xx means stored: anything else makes the source redeliver.
 
 from __future__ import annotations
 
+import json
 import os
 
 import flask
@@ -23,10 +24,11 @@ from functions.core.models.analytics import Receipt, StructuredCloudEvent
 from functions.core.services.analytics import AnalyticsService
 from functions.core.settings import AnalyticsSettings
 from functions.core.stores.analytics import AnalyticsStore
+from functions.http import wsgi
+from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
 from functions.http.operations import JSON, Parameter
 from functions.http.probes import add_probes
-from functions.http.requests import read_limited
 from functions.http.responses import json_response
 from functions.http.router import Router
 from functions.http.startup import once
@@ -68,6 +70,7 @@ _BINARY_MODE = "binary mode (the body is the data): required"
         JSON: EventPack | EvaluationEvent,
         "application/cloudevents+json": StructuredCloudEvent,
     },
+    body_limit=2 * SQS_MAX_MESSAGE_BYTES,
     responses={200: Receipt},
     parameters=[
         Parameter("ce-specversion", _BINARY_MODE, "header", schema={"const": "1.0"}),
@@ -77,20 +80,19 @@ _BINARY_MODE = "binary mode (the body is the data): required"
     ],
     errors=[503],
 )
-def receive(request: flask.Request) -> flask.Response:
-    body = read_limited(request, limit=2 * SQS_MAX_MESSAGE_BYTES)
+def receive(request: Request) -> Response:
     try:
-        cloud_event = from_http(dict(request.headers), body)
+        cloud_event = from_http(dict(request.headers), request.body)
     except Exception as exc:
         # The SDK only parses, yet lets malformed input escape as ValueError (a body that
         # is not UTF-8), TypeError (a specversion object), AttributeError (a structured
         # body that is not an object) besides its own errors: all mean "not a CloudEvent".
         raise BadRequest(f"not a CloudEvent: {exc}") from None
     data = cloud_event.get_data()
-    raw = data if isinstance(data, bytes | str) else flask.json.dumps(data)
+    raw = data if isinstance(data, bytes | str) else json.dumps(data, sort_keys=True)
     return json_response(service().receive(raw, delivery_id=str(cloud_event["id"])))
 
 
 @functions_framework.http
 def analytics(request: flask.Request) -> flask.Response:
-    return router.dispatch(request)
+    return wsgi.handle(router, request)

@@ -29,6 +29,8 @@ from functions.core.models.keys import (
 from functions.core.names import ENVIRONMENT_RULE, is_environment_name
 from functions.core.services.keys import AuthService
 from functions.core.settings import AuthSettings
+from functions.http import wsgi
+from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
 from functions.http.operations import Access, Parameter
 from functions.http.probes import add_probes
@@ -96,7 +98,7 @@ ADMIN = Access.MASTER
     responses={201: CreatedKey},
     access=ADMIN,
 )
-def create_key(request: flask.Request) -> flask.Response:
+def create_key(request: Request) -> Response:
     actor = service().authorize_admin(bearer_token(request))
     body = read_json(request, CreateKeyRequest)
     return json_response(service().create_key(body, actor=actor), status=201)
@@ -105,7 +107,7 @@ def create_key(request: flask.Request) -> flask.Response:
 @router.route(
     "/admin/keys", "GET", summary="List the API keys", responses={200: list[KeyInfo]}, access=ADMIN
 )
-def list_keys(request: flask.Request) -> flask.Response:
+def list_keys(request: Request) -> Response:
     service().authorize_admin(bearer_token(request))
     return json_response(service().list_keys())
 
@@ -118,7 +120,7 @@ def list_keys(request: flask.Request) -> flask.Response:
     errors=[404],
     access=ADMIN,
 )
-def show_key(request: flask.Request, key_id: int) -> flask.Response:
+def show_key(request: Request, key_id: int) -> Response:
     service().authorize_admin(bearer_token(request))
     return json_response(service().get_key(key_id))
 
@@ -131,7 +133,7 @@ def show_key(request: flask.Request, key_id: int) -> flask.Response:
     errors=[404],
     access=ADMIN,
 )
-def revoke_key(request: flask.Request, key_id: int) -> flask.Response:
+def revoke_key(request: Request, key_id: int) -> Response:
     actor = service().authorize_admin(bearer_token(request))
     return json_response(service().revoke_key(key_id, actor=actor))
 
@@ -146,7 +148,7 @@ def revoke_key(request: flask.Request, key_id: int) -> flask.Response:
     errors=[404, 409],
     access=ADMIN,
 )
-def rotate_key(request: flask.Request, key_id: int) -> flask.Response:
+def rotate_key(request: Request, key_id: int) -> Response:
     actor = service().authorize_admin(bearer_token(request))
     body = read_json(request, RotateKeyRequest, optional=True)
     return json_response(service().rotate_key(key_id, body, actor=actor), status=201)
@@ -171,7 +173,7 @@ def rotate_key(request: flask.Request, key_id: int) -> flask.Response:
     ],
     access=ADMIN,
 )
-def audit(request: flask.Request) -> flask.Response:
+def audit(request: Request) -> Response:
     service().authorize_admin(bearer_token(request))
     limit = int_query(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
     before_id = int_query(request, "before_id", default=None, low=1, high=2**63 - 1)
@@ -186,7 +188,7 @@ def audit(request: flask.Request) -> flask.Response:
     responses={200: AuthStats},
     access=ADMIN,
 )
-def stats(request: flask.Request) -> flask.Response:
+def stats(request: Request) -> Response:
     service().authorize_admin(bearer_token(request))
     return json_response(AuthStats(pid=os.getpid(), validations=counters.validations))
 
@@ -199,7 +201,7 @@ def stats(request: flask.Request) -> flask.Response:
     errors=[401, 503],
     access=Access.KEY,
 )
-def validate(request: flask.Request) -> flask.Response:
+def validate(request: Request) -> Response:
     counters.count_validation()
     return json_response(service().validate(bearer_token(request)))
 
@@ -211,7 +213,7 @@ def validate(request: flask.Request) -> flask.Response:
     responses={200: EnvironmentKeys},
     access=Access.KEY,
 )
-def environment_keys(request: flask.Request, environment: str) -> flask.Response:
+def environment_keys(request: Request, environment: str) -> Response:
     service().authorize_key_count(bearer_token(request), environment)
     if not is_environment_name(environment):
         raise BadRequest(
@@ -224,4 +226,4 @@ def environment_keys(request: flask.Request, environment: str) -> flask.Response
 
 @functions_framework.http
 def auth(request: flask.Request) -> flask.Response:
-    return router.dispatch(request)
+    return wsgi.handle(router, request)

@@ -26,7 +26,9 @@ from functions.core.services.environments import EnvironmentService
 from functions.core.services.flags import DECISION_FIELDS, FlagService
 from functions.core.services.promotion import PromotionService
 from functions.core.settings import FlagsSettings
+from functions.http import wsgi
 from functions.http.access import ENVIRONMENT, KeyCheck
+from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
 from functions.http.operations import JSON, Access, Parameter
 from functions.http.probes import add_probes
@@ -106,7 +108,7 @@ KEY = Access.KEY
     errors=[404],
     access=KEY,
 )
-def list_flags(request: flask.Request) -> flask.Response:
+def list_flags(request: Request) -> Response:
     """`?tag=a&tag=b`: only flags carrying every tag; `?archived=true`: archived ones too."""
     flags = flag_service().list_flags(
         environment=keys.environment(request, "read"),
@@ -126,7 +128,7 @@ def list_flags(request: flask.Request) -> flask.Response:
     errors=[404, 409, 422],
     access=KEY,
 )
-def create_flag(request: flask.Request) -> flask.Response:
+def create_flag(request: Request) -> Response:
     environment = keys.environment(request, "write")
     body = read_json(request, CreateFlagRequest)
     return json_response(flag_service().create_flag(body, environment=environment), status=201)
@@ -141,7 +143,7 @@ def create_flag(request: flask.Request) -> flask.Response:
     errors=[404],
     access=KEY,
 )
-def get_flag(request: flask.Request, name: str) -> flask.Response:
+def get_flag(request: Request, name: str) -> Response:
     environment = keys.environment(request, "read")
     return json_response(flag_service().get_flag(name, environment=environment))
 
@@ -156,7 +158,7 @@ def get_flag(request: flask.Request, name: str) -> flask.Response:
     errors=[404, 409, 422],
     access=KEY,
 )
-def update_flag(request: flask.Request, name: str) -> flask.Response:
+def update_flag(request: Request, name: str) -> Response:
     caller = keys.caller(request, "write")
     environment = keys.acting_environment(request, caller)
     body = read_json(request, UpdateFlagRequest)
@@ -173,7 +175,7 @@ def update_flag(request: flask.Request, name: str) -> flask.Response:
     errors=[404, 409],
     access=KEY,
 )
-def delete_flag(request: flask.Request, name: str) -> flask.Response:
+def delete_flag(request: Request, name: str) -> Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "delete a flag from every environment")
     flag_service().delete_flag(name)
@@ -189,7 +191,7 @@ def delete_flag(request: flask.Request, name: str) -> flask.Response:
     errors=[404, 409],
     access=KEY,
 )
-def promote_flag(request: flask.Request, name: str) -> flask.Response:
+def promote_flag(request: Request, name: str) -> Response:
     caller = keys.caller(request, "write")
     body = read_json(request, PromoteRequest)
     require_access(caller, body.from_, body.to)
@@ -208,7 +210,7 @@ def promote_flag(request: flask.Request, name: str) -> flask.Response:
     errors=[404],
     access=KEY,
 )
-def export_configuration(request: flask.Request) -> flask.Response:
+def export_configuration(request: Request) -> Response:
     caller = keys.caller(request, "read")
     everything = caller.environment is None and "environment" not in request.args
     environment = None if everything else keys.acting_environment(request, caller)
@@ -222,6 +224,7 @@ def export_configuration(request: flask.Request) -> flask.Response:
     summary="Make the listed environments hold exactly a document's configuration",
     body=ConfigDocument,
     body_media=(JSON, *YAML_TYPES),
+    body_limit=IMPORT_LIMIT_BYTES,
     responses={200: ImportResult},
     parameters=[
         Parameter("dry_run", "true: only the plan, nothing applied", schema={"type": "boolean"})
@@ -229,7 +232,7 @@ def export_configuration(request: flask.Request) -> flask.Response:
     errors=[409, 422],
     access=KEY,
 )
-def import_configuration(request: flask.Request) -> flask.Response:
+def import_configuration(request: Request) -> Response:
     caller = keys.caller(request, "write")
     dry_run = bool_query(request, "dry_run")
     document = parse_document(read_document(request, limit=IMPORT_LIMIT_BYTES))
@@ -248,7 +251,7 @@ def import_configuration(request: flask.Request) -> flask.Response:
     responses={200: list[Environment]},
     access=KEY,
 )
-def list_environments(request: flask.Request) -> flask.Response:
+def list_environments(request: Request) -> Response:
     keys.caller(request, "read")
     return json_response(environment_service().list_environments())
 
@@ -262,7 +265,7 @@ def list_environments(request: flask.Request) -> flask.Response:
     errors=[409],
     access=KEY,
 )
-def create_environment(request: flask.Request) -> flask.Response:
+def create_environment(request: Request) -> Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "create environments")
     body = read_json(request, CreateEnvironmentRequest)
@@ -277,7 +280,7 @@ def create_environment(request: flask.Request) -> flask.Response:
     errors=[404],
     access=KEY,
 )
-def get_environment(request: flask.Request, key: str) -> flask.Response:
+def get_environment(request: Request, key: str) -> Response:
     keys.caller(request, "read")
     return json_response(environment_service().get_environment(key))
 
@@ -291,7 +294,7 @@ def get_environment(request: flask.Request, key: str) -> flask.Response:
     errors=[404, 409],
     access=KEY,
 )
-def rename_environment(request: flask.Request, key: str) -> flask.Response:
+def rename_environment(request: Request, key: str) -> Response:
     caller = keys.caller(request, "write")
     require_access(caller, key)
     body = read_json(request, UpdateEnvironmentRequest)
@@ -306,7 +309,7 @@ def rename_environment(request: flask.Request, key: str) -> flask.Response:
     errors=[404, 409],
     access=KEY,
 )
-def delete_environment(request: flask.Request, key: str) -> flask.Response:
+def delete_environment(request: Request, key: str) -> Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "delete environments")
     token = bearer_token(request) or ""
@@ -319,4 +322,4 @@ def delete_environment(request: flask.Request, key: str) -> flask.Response:
 
 @functions_framework.http
 def flags(request: flask.Request) -> flask.Response:
-    return router.dispatch(request)
+    return wsgi.handle(router, request)

@@ -1,4 +1,5 @@
-"""The source file functions-framework loads: `--source functions/main.py --target <name>`.
+"""The source file functions-framework loads for FUNCTION_TARGET (`functions.apps`, the
+factories `togglemaster-serve` hands granian).
 
 Only the requested target's module is imported (PEP 562 module `__getattr__`), and
 its configuration is validated right then, at server start-up, so a bad variable
@@ -8,6 +9,7 @@ stops the server with a message naming it instead of failing the first request.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -30,8 +32,12 @@ def __getattr__(name: str) -> Any:
     except ConfigError as exc:
         print(f"togglemaster-{name}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    warm = getattr(module, "warm", None)
+    if warm is not None:
+        warm()  # what the function loads before its first request (evaluation: the snapshot)
     target = getattr(module, name)
-    _route_everything_to(target)
+    if not inspect.iscoroutinefunction(target):  # a WSGI target: Flask's app
+        _route_everything_to(target)
     globals()[name] = target
     return target
 
@@ -41,5 +47,5 @@ def _route_everything_to(target: Callable[[flask.Request], flask.Response]) -> N
     newline in the path, `/robots.txt`, `/favicon.ico`) with an HTML page; hand those to
     the function too, so that its router answers them in JSON like any other path.
     Registered here because `create_app` binds `errorhandler` to each new app before it
-    loads this source."""
+    loads this source (an ASGI target's twin is in `functions.apps`)."""
     functions_framework.errorhandler(NotFound)(lambda _: target(flask.request))

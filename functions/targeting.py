@@ -22,7 +22,9 @@ from functions.core.models.targeting import (
 from functions.core.services.segments import SegmentService
 from functions.core.services.targeting import TargetingService
 from functions.core.settings import TargetingSettings
+from functions.http import wsgi
 from functions.http.access import ENVIRONMENT, KeyCheck
+from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
 from functions.http.operations import Access
 from functions.http.probes import add_probes
@@ -76,7 +78,7 @@ KEY = Access.KEY
     errors=[404, 409, 422],
     access=KEY,
 )
-def create_rule(request: flask.Request) -> flask.Response:
+def create_rule(request: Request) -> Response:
     environment = keys.environment(request, "write")
     body = read_json(request, CreateRuleRequest)
     return json_response(rules().create_rule(body, environment=environment), status=201)
@@ -91,7 +93,7 @@ def create_rule(request: flask.Request) -> flask.Response:
     errors=[404],
     access=KEY,
 )
-def get_rule(request: flask.Request, flag_name: str) -> flask.Response:
+def get_rule(request: Request, flag_name: str) -> Response:
     environment = keys.environment(request, "read")
     return json_response(rules().get_rule(flag_name, environment=environment))
 
@@ -106,7 +108,7 @@ def get_rule(request: flask.Request, flag_name: str) -> flask.Response:
     errors=[404, 409, 422],
     access=KEY,
 )
-def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
+def update_rule(request: Request, flag_name: str) -> Response:
     environment = keys.environment(request, "write")
     body = read_json(request, UpdateRuleRequest)
     return json_response(rules().update_rule(flag_name, body, environment=environment))
@@ -121,7 +123,7 @@ def update_rule(request: flask.Request, flag_name: str) -> flask.Response:
     errors=[404, 409],
     access=KEY,
 )
-def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
+def delete_rule(request: Request, flag_name: str) -> Response:
     rules().delete_rule(flag_name, environment=keys.environment(request, "write"))
     return no_content()
 
@@ -129,7 +131,7 @@ def delete_rule(request: flask.Request, flag_name: str) -> flask.Response:
 @router.route(
     "/segments", "GET", summary="List the segments", responses={200: list[Segment]}, access=KEY
 )
-def list_segments(request: flask.Request) -> flask.Response:
+def list_segments(request: Request) -> Response:
     keys.caller(request, "read")
     return json_response(segments().list_segments())
 
@@ -143,7 +145,7 @@ def list_segments(request: flask.Request) -> flask.Response:
     errors=[409, 422],
     access=KEY,
 )
-def create_segment(request: flask.Request) -> flask.Response:
+def create_segment(request: Request) -> Response:
     _segment_writer(request)
     body = read_json(request, CreateSegmentRequest)
     return json_response(segments().create_segment(body), status=201)
@@ -157,7 +159,7 @@ def create_segment(request: flask.Request) -> flask.Response:
     errors=[404],
     access=KEY,
 )
-def get_segment(request: flask.Request, key: str) -> flask.Response:
+def get_segment(request: Request, key: str) -> Response:
     keys.caller(request, "read")
     return json_response(segments().get_segment(key))
 
@@ -171,7 +173,7 @@ def get_segment(request: flask.Request, key: str) -> flask.Response:
     errors=[404, 409, 422],
     access=KEY,
 )
-def update_segment(request: flask.Request, key: str) -> flask.Response:
+def update_segment(request: Request, key: str) -> Response:
     _segment_writer(request)
     body = read_json(request, SegmentBody)
     return json_response(segments().update_segment(key, body))
@@ -185,13 +187,13 @@ def update_segment(request: flask.Request, key: str) -> flask.Response:
     errors=[404, 409],
     access=KEY,
 )
-def delete_segment(request: flask.Request, key: str) -> flask.Response:
+def delete_segment(request: Request, key: str) -> Response:
     _segment_writer(request)
     segments().delete_segment(key)
     return no_content()
 
 
-def _segment_writer(request: flask.Request) -> None:
+def _segment_writer(request: Request) -> None:
     """Segments serve every environment: only an unbound key with `write` changes them."""
     caller = keys.caller(request, "write")
     require_unbound(caller, "change segments, which every environment shares")
@@ -199,4 +201,4 @@ def _segment_writer(request: flask.Request) -> None:
 
 @functions_framework.http
 def targeting(request: flask.Request) -> flask.Response:
-    return router.dispatch(request)
+    return wsgi.handle(router, request)

@@ -11,7 +11,6 @@ import os
 import secrets
 import shlex
 import shutil
-import sys
 import tempfile
 import threading
 import urllib.request
@@ -25,7 +24,7 @@ import requests
 
 from functions.core.names import FUNCTIONS
 from functions.devstack.aws import ensure_analytics_table, ensure_queue
-from functions.devstack.errors import StartupError
+from functions.devstack.errors import DevStackError, StartupError
 from functions.devstack.forwarder import SqsForwarder
 from functions.devstack.moto import FAKE_CREDENTIALS, MotoServer
 from functions.devstack.postgres import PrivatePostgres
@@ -34,6 +33,7 @@ from functions.devstack.processes import (
     ensure_port_free,
     free_port,
     tail,
+    venv_script,
     wait_until,
 )
 from functions.devstack.redis_server import PrivateRedis
@@ -98,14 +98,17 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def function_command(target: str, port: int, source: Path = FUNCTIONS_SOURCE) -> list[str]:
-    """The container's server command for one function, on 127.0.0.1."""
+    """The container's server command for one function (`togglemaster-serve`, the image's
+    CMD), given its variables as a shell would (`FUNCTION_TARGET=auth ... togglemaster-serve`),
+    on 127.0.0.1. WORKERS comes from the process environment, as in the container."""
     return [
-        sys.executable, "-m", "functions_framework",
-        "--source", str(source),
-        "--target", target,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-    ]  # fmt: skip
+        "/usr/bin/env",
+        f"FUNCTION_TARGET={target}",
+        f"FUNCTION_SOURCE={source}",
+        "HOST=127.0.0.1",
+        f"PORT={port}",
+        venv_script("togglemaster-serve"),
+    ]
 
 
 def load_master_key(path: Path, env: Mapping[str, str]) -> str:
@@ -260,6 +263,41 @@ class DevStack:
         """Stop one function as Kubernetes would (SIGTERM, then wait): for shutdown tests."""
         self._functions.pop(target).stop()
 
+    def start_function(self, *targets: str) -> None:
+        """Start again functions stopped by :meth:`stop_function`, side by side, as the
+        stack started them, and wait until each answers `/health`: for restart and
+        cold-start tests."""
+        running = [target for target in targets if target in self._functions]
+        if running:
+            raise DevStackError(f"already running: {', '.join(running)}")
+        self._start_functions(targets)
+
+    def stop_postgres(self) -> None:
+        """Stop the stack's own PostgreSQL (its data stays): for outage tests."""
+        self._own_postgres().stop()
+
+    def start_postgres(self) -> None:
+        """Start the stack's own PostgreSQL again on its port, with its data."""
+        self._own_postgres().start()
+
+    def stop_redis(self) -> None:
+        """Stop the stack's own Redis: for outage tests. It keeps nothing (no persistence)."""
+        self._own_redis().stop()
+
+    def start_redis(self) -> None:
+        """Start the stack's own Redis again on its port, empty."""
+        self._own_redis().start()
+
+    def _own_postgres(self) -> PrivatePostgres:
+        if self._postgres is None:
+            raise DevStackError("PostgreSQL is not the stack's own: it cannot stop or start it")
+        return self._postgres
+
+    def _own_redis(self) -> PrivateRedis:
+        if self._redis is None:
+            raise DevStackError("Redis is not the stack's own: it cannot stop or start it")
+        return self._redis
+
     def dead_functions(self) -> dict[str, int | None]:
         """Functions whose process has exited, with their exit codes."""
         return {
@@ -395,8 +433,6 @@ class DevStack:
 
     def _function_env(self, target: str) -> dict[str, str]:
         common = {
-            "WORKERS": "1",
-            "THREADS": "8",
             "PORT": str(self.ports.of_function(target)),
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
@@ -408,30 +444,36 @@ class DevStack:
             "FLAG_SERVICE_URL": self.url_of("flags"),
             "TARGETING_SERVICE_URL": self.url_of("targeting"),
         }
+        # The admin functions run one worker, as their Knative ConfigMap says; evaluation
+        # takes WORKERS from the developer's environment, else the machine's cores.
+        one_worker = {"WORKERS": "1"}
         own: dict[str, str] = {
             "auth": {
+                **one_worker,
                 "DATABASE_URL": self.auth_database_url,
                 "MASTER_KEY": self.master_key,
                 "REDIS_URL": self.redis_url,
             },
             "flags": {
+                **one_worker,
                 "DATABASE_URL": self.flags_database_url,
                 "AUTH_SERVICE_URL": services["AUTH_SERVICE_URL"],
                 "REDIS_URL": self.redis_url,
             },
             "targeting": {
+                **one_worker,
                 "DATABASE_URL": self.flags_database_url,
                 "AUTH_SERVICE_URL": services["AUTH_SERVICE_URL"],
                 "REDIS_URL": self.redis_url,
             },
             "evaluation": {
                 "REDIS_URL": self.redis_url,
-                **services,
-                "SERVICE_API_KEY": self.service_key,
+                "CONFIG_DATABASE_URL": self.flags_database_url,
+                "AUTH_DATABASE_URL": self.auth_database_url,
                 "AWS_SQS_URL": self.queue_url,
                 **aws,
             },
-            "analytics": {"AWS_DYNAMODB_TABLE": TABLE_NAME, **aws},
+            "analytics": {**one_worker, "AWS_DYNAMODB_TABLE": TABLE_NAME, **aws},
         }[target]
         return {**self._env, **common, **own}
 

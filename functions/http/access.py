@@ -4,16 +4,17 @@ targeting, evaluation): who is calling, with which scope, acting on which enviro
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
-
-import flask
+from typing import TYPE_CHECKING, Protocol
 
 from functions.core.keys.access import ENVIRONMENT_PARAMETER, Caller, resolve_environment
-from functions.core.keys.client import AuthClient
 from functions.core.names import ENVIRONMENT_PATTERN
+from functions.http.messages import Request
 from functions.http.operations import Parameter
 from functions.http.requests import bearer_token
 from functions.http.startup import once
+
+if TYPE_CHECKING:
+    from functions.core.keys.client import AuthClient
 
 ENVIRONMENT = Parameter(
     ENVIRONMENT_PARAMETER,
@@ -40,6 +41,8 @@ class KeyCheck:
         self._client = once(self._build_client, owner=settings.__module__)
 
     def _build_client(self) -> AuthClient:
+        from functions.core.keys.client import AuthClient  # HTTP client: the admin functions'
+
         config = self._settings()
         return AuthClient(config.auth_service_url, redis_url=config.redis_url)
 
@@ -47,13 +50,13 @@ class KeyCheck:
     def client(self) -> AuthClient:
         return self._client()
 
-    def caller(self, request: flask.Request, scope: str) -> Caller:
+    def caller(self, request: Request, scope: str) -> Caller:
         """The caller behind the bearer key (or 401), holding `scope` (or 403)."""
         caller = self.client.validate(bearer_token(request))
         caller.require(scope)
         return caller
 
-    def acting_environment(self, request: flask.Request, caller: Caller) -> str:
+    def acting_environment(self, request: Request, caller: Caller) -> str:
         """`?environment=`, the key's own, or the default environment."""
         return resolve_environment(
             caller,
@@ -61,6 +64,6 @@ class KeyCheck:
             default=self._settings().default_environment,
         )
 
-    def environment(self, request: flask.Request, scope: str) -> str:
+    def environment(self, request: Request, scope: str) -> str:
         """The environment the request acts on, once its key holds `scope`."""
         return self.acting_environment(request, self.caller(request, scope))

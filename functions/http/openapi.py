@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
-import flask
 from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
 from functions.core.models.errors import ErrorBody, InternalErrorBody
-from functions.http.operations import Access, Operation, Parameter
+from functions.http.messages import Request, Response
+from functions.http.operations import JSON, Access, Operation, Parameter
 from functions.http.router import CORRELATION_HEADER, Router
 
 OPENAPI_VERSION = "3.1.0"
@@ -48,8 +48,8 @@ def add_openapi(router: Router) -> None:
     built on the first request (every route is registered by then) and kept."""
 
     @functools.cache
-    def served() -> str:
-        return json.dumps(document(router), separators=(",", ":"))
+    def served() -> bytes:
+        return json.dumps(document(router), separators=(",", ":")).encode()
 
     @router.route(
         PATH,
@@ -57,8 +57,8 @@ def add_openapi(router: Router) -> None:
         summary="This function's OpenAPI 3.1 description",
         responses={200: dict[str, Any]},
     )
-    def openapi(request: flask.Request) -> flask.Response:
-        return flask.Response(served(), mimetype="application/json")
+    def openapi(request: Request) -> Response:
+        return Response(served(), media_type=JSON)
 
 
 def render(router: Router) -> str:

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import flask
-
 from functions.core.models.errors import ErrorBody, InternalErrorBody
+from functions.http.messages import Response
 
-Handler = Callable[..., flask.Response]
+Handler = Callable[..., Response]
+"""A route: `handler(request, **path_arguments) -> Response`."""
 
 JSON = "application/json"
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import flask
-
 from functions.core.adapters.readiness import Check, report
 from functions.core.models.probes import Health, Readiness
+from functions.http.messages import Request, Response
 from functions.http.responses import json_response
 from functions.http.router import Router
 
 
 def add_probes(router: Router, checks: Callable[[], dict[str, Check]]) -> None:
     @router.route("/health", "GET", summary="The process answers", responses={200: Health})
-    def health(request: flask.Request) -> flask.Response:
+    def health(request: Request) -> Response:
         return json_response(Health())
 
     @router.route(
@@ -24,7 +23,7 @@ def add_probes(router: Router, checks: Callable[[], dict[str, Check]]) -> None:
         summary="Every dependency answers",
         responses={200: Readiness, 503: Readiness},
     )
-    def ready(request: flask.Request) -> flask.Response:
+    def ready(request: Request) -> Response:
         """503 names each failed dependency and what to fix (a variable, `make migrate`)."""
         readiness = report(checks())
         return json_response(readiness, status=200 if readiness.status == "ready" else 503)

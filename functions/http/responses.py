@@ -8,16 +8,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import flask
 import yaml
 from pydantic import BaseModel
 
 from functions.core.errors import ToggleMasterError
+from functions.http.messages import Response
+from functions.http.operations import JSON
+
+YAML = "application/yaml"
 
 
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> flask.Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json", by_alias=True)
     elif isinstance(body, list):
@@ -26,19 +27,19 @@ def json_response(
             for item in body
         ]
     payload = json.dumps(body, separators=(",", ":"), default=str)
-    return flask.Response(payload, status=status, headers=headers, mimetype="application/json")
+    return Response(payload.encode(), status, headers, JSON)
 
 
-def yaml_response(body: Any, status: int = 200) -> flask.Response:
+def yaml_response(body: Any, status: int = 200) -> Response:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json", by_alias=True)
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
-    return flask.Response(text, status=status, mimetype="application/yaml")
+    return Response(text.encode(), status, None, YAML)
 
 
-def no_content() -> flask.Response:
-    return flask.Response(status=204)
+def no_content() -> Response:
+    return Response(b"", 204)
 
 
-def error_response(error: ToggleMasterError) -> flask.Response:
+def error_response(error: ToggleMasterError) -> Response:
     return json_response(error.to_body(), status=error.status)

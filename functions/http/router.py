@@ -1,14 +1,16 @@
-"""Routing: method and path to a handler, a correlation id on every request, and the one
-place where an exception becomes an error response (500s included)."""
+"""Routing: method and path to a handler, a correlation id on every request, the body
+limit of each route, and the one place where an exception becomes an error response
+(500s included). Protocol-neutral: the WSGI and ASGI adapters call `Router.handle`."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-import uuid
+import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import flask
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
@@ -21,16 +23,53 @@ from functions.core.errors import (
 )
 from functions.core.logs import correlation_id
 from functions.core.parsing import check_query
+from functions.http.limits import MAX_BODY_BYTES, body_refusal
+from functions.http.messages import Request, Response
 from functions.http.operations import JSON, Access, Handler, Operation, Parameter
 from functions.http.responses import error_response
 
 CORRELATION_HEADER = "X-Request-Id"
+MAX_REQUEST_ID = 64
 
 log = logging.getLogger("togglemaster.http")
 
 
+class _RequestIds:
+    """Correlation ids for requests that bring none: a random prefix per process and a
+    counter, unique across workers and replicas without a uuid4 (and its os.urandom
+    call) on every request. A forked worker draws a prefix of its own."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = secrets.token_hex(8) + "-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):x}"
+
+
+_request_ids = _RequestIds()
+
+
+def request_id(sent: str | None) -> str:
+    """The request's correlation id: the one it sent (cut to 64 characters), or a new one."""
+    return sent[:MAX_REQUEST_ID] if sent else _request_ids.next()
+
+
+class _Route:
+    __slots__ = ("body_limit", "handler")
+
+    def __init__(self, handler: Handler, body_limit: int) -> None:
+        self.handler = handler
+        self.body_limit = body_limit
+
+
 class Router:
-    """Maps method and path to a handler; the function's target calls `dispatch`.
+    """Maps method and path to a handler; the function's target hands its requests to
+    `handle` through the adapter of its protocol.
 
     Each route also says what it reads and answers (see `Operation`), which is all
     `functions.http.openapi` needs to describe the function.
@@ -40,7 +79,9 @@ class Router:
         self.name = name
         self.description = description
         self._map = Map(strict_slashes=False, merge_slashes=False)
-        self._handlers: dict[str, Handler] = {}
+        self._routes: dict[str, _Route] = {}
+        self._static: dict[str, dict[str, _Route]] = {}
+        """Paths without a variable: method → route, looked up before the URL map."""
         self._operations: list[Operation] = []
 
     @property
@@ -55,6 +96,7 @@ class Router:
         body: Any = None,
         body_media: Sequence[str] = (JSON,),
         body_required: bool = True,
+        body_limit: int = MAX_BODY_BYTES,
         responses: Mapping[int, Any] | None = None,
         response_media: Sequence[str] = (JSON,),
         errors: Iterable[int] = (),
@@ -62,8 +104,10 @@ class Router:
         access: Access = Access.NONE,
     ) -> Callable[[Handler], Handler]:
         """`body`: the request body's type (or a mapping of media type to type);
-        `responses`: status to body type, `None` for no body; `errors`: the statuses
-        beyond those every route of its kind answers (see `Operation.statuses`)."""
+        `body_limit`: the largest body accepted, in bytes (413 above it, before the
+        body is read); `responses`: status to body type, `None` for no body; `errors`:
+        the statuses beyond those every route of its kind answers (see
+        `Operation.statuses`)."""
         bodies: Mapping[str, Any] = (
             {}
             if body is None
@@ -74,8 +118,14 @@ class Router:
 
         def register(handler: Handler) -> Handler:
             endpoint = f"{handler.__name__}:{path}"
-            self._map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
-            self._handlers[endpoint] = handler
+            rule = Rule(path, endpoint=endpoint, methods=list(methods))
+            self._map.add(rule)
+            route = _Route(handler, body_limit)
+            self._routes[endpoint] = route
+            if not rule.arguments:
+                static = self._static.setdefault(path, {})
+                for method in rule.methods or ():
+                    static.setdefault(method, route)
             self._operations.extend(
                 Operation(
                     method=method,
@@ -96,32 +146,54 @@ class Router:
 
         return register
 
-    def dispatch(self, request: flask.Request) -> flask.Response:
-        request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        token = correlation_id.set(request_id[:64])
+    def handle(self, request: Request) -> Response:
+        """The response to `request`, never an exception: every error is a JSON body,
+        and every response carries the request's correlation id."""
+        rid = request_id(request.headers.get(CORRELATION_HEADER))
+        token = correlation_id.set(rid)
         try:
             response = self._call(request)
         finally:
             correlation_id.reset(token)
-        response.headers[CORRELATION_HEADER] = request_id[:64]
+        response.headers[CORRELATION_HEADER] = rid
         return response
 
-    def _call(self, request: flask.Request) -> flask.Response:
-        adapter = self._map.bind("localhost", path_info=request.path, url_scheme="http")
+    def body_limit(self, method: str, path: str) -> int:
+        """The largest body the route of `method` and `path` accepts: what the body-limit
+        middlewares refuse above, before the framework reads the body."""
         try:
-            check_query(
-                [request.path, *(p for pair in request.args.items(multi=True) for p in pair)]
-            )
-            endpoint, arguments = adapter.match(method=request.method)
-            return self._handlers[endpoint](request, **arguments)
+            route, _ = self._match(method, path)
+        except (WerkzeugNotFound, WerkzeugMethodNotAllowed):
+            return MAX_BODY_BYTES
+        return route.body_limit
+
+    def _match(self, method: str, path: str) -> tuple[_Route, Mapping[str, Any]]:
+        static = self._static.get(path)
+        if static is not None:
+            route = static.get(method)
+            if route is not None:
+                return route, {}
+        adapter = self._map.bind("localhost", path_info=path, url_scheme="http")
+        endpoint, arguments = adapter.match(method=method)
+        return self._routes[endpoint], arguments
+
+    def _call(self, request: Request) -> Response:
+        path = request.path
+        try:
+            query = request.query_string
+            if "\x00" in path or "%00" in query or "\x00" in query:
+                check_query([path, *(p for pair in request.args.items(multi=True) for p in pair)])
+            route, arguments = self._match(request.method, path)
+            refusal = body_refusal(len(request.body), route.body_limit)
+            if refusal is not None:
+                return refusal
+            return route.handler(request, **arguments)
         except WerkzeugNotFound:
-            return error_response(NotFound(f"no route for {request.method} {request.path}"))
+            return error_response(NotFound(f"no route for {request.method} {path}"))
         except WerkzeugMethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
             response = error_response(
-                MethodNotAllowed(
-                    f"{request.method} is not allowed on {request.path}", allowed=allowed
-                )
+                MethodNotAllowed(f"{request.method} is not allowed on {path}", allowed=allowed)
             )
             response.headers["Allow"] = allowed
             return response
@@ -130,9 +202,7 @@ class Router:
                 log.warning("request failed", extra={"code": exc.code, "error": exc.message})
             return error_response(exc)
         except Exception:
-            log.exception(
-                "unexpected error", extra={"path": request.path, "method": request.method}
-            )
+            log.exception("unexpected error", extra={"path": path, "method": request.method})
             return error_response(
                 InternalError("internal error", correlation_id=correlation_id.get())
             )

@@ -139,11 +139,15 @@ def test_devstack__fake_functions__all_healthy_configured_fed_and_stopped_clean(
     assert migrations[1][0].endswith("/flags_db")
     assert auth_env["DATABASE_URL"].endswith("/auth_db")
     assert auth_env["MASTER_KEY"] == stack.master_key
-    assert evaluation_env["SERVICE_API_KEY"] == "tm_key_service"
+    assert evaluation_env["CONFIG_DATABASE_URL"].endswith("/flags_db")
+    assert evaluation_env["AUTH_DATABASE_URL"].endswith("/auth_db")
     assert evaluation_env["AWS_SQS_URL"] == stack.queue_url
     assert evaluation_env["AWS_SQS_URL"].endswith("/togglemaster-evaluation-events")
-    assert evaluation_env["FLAG_SERVICE_URL"] == stack.url_of("flags")
-    assert (evaluation_env["WORKERS"], evaluation_env["THREADS"]) == ("1", "8")
+    # The server command's variables: admin functions one worker, evaluation the default
+    assert (auth_env["FUNCTION_TARGET"], auth_env["WORKERS"]) == ("auth", "1")
+    assert evaluation_env["FUNCTION_TARGET"] == "evaluation"
+    assert "WORKERS" not in evaluation_env
+    assert "THREADS" not in evaluation_env
     assert evaluation_env["LOG_LEVEL"] == "INFO"
     assert json.loads(received.read_text().splitlines()[0]) == {
         "ce-type": "dev.knative.eventing.aws-sqs",

@@ -5,34 +5,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-import functions
-from functions.devstack.processes import free_port
-
-SOURCE = str(Path(functions.__file__).parent / "main.py")
+from functions.devstack.processes import free_port, venv_script
 
 
 def _start(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.endswith(("_URL", "_KEY"))}
-    command = [
-        sys.executable,
-        "-m",
-        "functions_framework",
-        "--source",
-        SOURCE,
-        "--target",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(free_port()),
-    ]
+    server = {"FUNCTION_TARGET": target, "PORT": str(free_port()), "HOST": "127.0.0.1"}
     return subprocess.run(
-        command, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False
+        [venv_script("togglemaster-serve")],
+        env={**clean, **server, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -50,12 +38,10 @@ def _start(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
             "evaluation",
             {
                 "REDIS_URL": "redis://h",
-                "AUTH_SERVICE_URL": "http://a",
-                "FLAG_SERVICE_URL": "http://f",
-                "TARGETING_SERVICE_URL": "http://t",
+                "CONFIG_DATABASE_URL": "postgresql://h/flags_db",
                 "AWS_SQS_URL": "http://q",
             },
-            "SERVICE_API_KEY",
+            "AUTH_DATABASE_URL",
         ),
     ],
 )
@@ -64,7 +50,26 @@ def test_server__bad_configuration__exits_naming_variable(
 ) -> None:
     # Given / When a function's server starts with a missing or malformed variable
     result = _start(target, env)
-    # Then it stops at once, and its error names the variable
+    # Then it stops at once, before any worker starts, and its error names the variable
     assert result.returncode != 0
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "worker" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"FUNCTION_TARGET": ""}, "FUNCTION_TARGET"),
+        ({"FUNCTION_TARGET": "billing"}, "FUNCTION_TARGET"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"WORKERS": "0"}, "WORKERS"),
+    ],
+)
+def test_server__bad_server_variable__exits_naming_it(env: dict[str, str], variable: str) -> None:
+    # Given / When the server command starts with a bad variable of its own
+    result = _start("auth", env)
+    # Then it stops at once, and its error names the variable
+    assert result.returncode == 2
     assert variable in result.stderr
     assert "Traceback" not in result.stderr

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from functions.devstack.stack import function_command
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 
@@ -163,6 +165,19 @@ def test_dockerfile__stages__pinned_base_two_stages_non_root_and_migrations_at_s
     assert user and user[-1].split(":")[0] not in ("0", "root")
 
 
+def test_dockerfile__command__the_server_command_make_dev_runs() -> None:
+    # Given the runtime stage's command and environment
+    runtime = DOCKERFILE.split(" AS runtime", 1)[1]
+    commands = re.findall(r"^CMD (.+)$", runtime, re.MULTILINE)
+
+    # Then it is togglemaster-serve, as the dev stack's, sized by WORKERS from outside
+    # (a baked-in WORKERS would hide a manifest that forgot it)
+    assert commands == ['["togglemaster-serve"]']
+    assert function_command("auth", 8001)[-1].endswith("/togglemaster-serve")
+    assert "PORT=8080" in runtime
+    assert not re.search(r"^\s+(WORKERS|THREADS)=", runtime, re.MULTILINE)
+
+
 def test_wheel__built_from_the_source_tree__no_devstack_and_no_tests(tmp_path: Path) -> None:
     # Given a copy of the project as `pip install .` sees it, devstack and tests included
     project = tmp_path / "project"
@@ -190,3 +205,6 @@ def test_wheel__built_from_the_source_tree__no_devstack_and_no_tests(tmp_path: P
     assert "functions/core/engine/rules.py" in names
     assert "functions/contracts/config-document.schema.json" in names
     assert [name for name in names if name.startswith(("functions/devstack/", "tests/"))] == []
+    (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "togglemaster-serve = functions.serve:main" in scripts

@@ -54,6 +54,27 @@ def test_service__autoscaling_and_resources__sized_and_on_the_revision_template(
     assert probes["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_service__server_workers__set_explicitly(name: str) -> None:
+    # Given the function's container and the ConfigMap it reads
+    container = _services()[name]["spec"]["template"]["spec"]["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    config_maps = {ref["configMapRef"]["name"] for ref in container.get("envFrom", [])}
+    shared = {
+        key: value
+        for d in _documents()
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] in config_maps
+        for key, value in d["data"].items()
+    }
+    # When WORKERS is resolved as Kubernetes does (the container's own env wins)
+    workers = env.get("WORKERS", shared.get("WORKERS"))
+    # Then it is set, never left to togglemaster-serve's default (the node's cores), and
+    # nothing is left of the old server's settings
+    assert workers is not None and str(workers).isdigit() and int(workers) >= 1
+    assert "THREADS" not in env
+    assert "THREADS" not in shared
+
+
 def test_sqs_source__base__irsa_service_account_and_analytics_sink() -> None:
     # Given / When
     source = next(d for d in _documents() if d["kind"] == "IntegrationSource")

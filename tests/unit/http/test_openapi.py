@@ -3,17 +3,26 @@ without a key, and valid OpenAPI 3.1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import functions_framework.aio
 import pytest
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+import functions
 from functions.commands.openapi import expected, router_of
 from functions.core.names import FUNCTIONS
+from functions.http import startup
 from functions.http.openapi import document
+
+SOURCE = str(Path(functions.__file__).parent / "main.py")
+ASGI_FUNCTIONS = {"evaluation"}
+"""Served over ASGI (a `functions_framework.aio` target)."""
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 
@@ -33,10 +42,8 @@ ENVIRONMENTS: dict[str, dict[str, str]] = {
     },
     "evaluation": {
         "REDIS_URL": "redis://127.0.0.1:9",
-        "AUTH_SERVICE_URL": UNREACHABLE,
-        "FLAG_SERVICE_URL": UNREACHABLE,
-        "TARGETING_SERVICE_URL": UNREACHABLE,
-        "SERVICE_API_KEY": "s" * 16,
+        "CONFIG_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
+        "AUTH_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/auth",
         "AWS_SQS_URL": f"{UNREACHABLE}/queue",
     },
     "analytics": {"AWS_ENDPOINT_URL": UNREACHABLE},
@@ -62,18 +69,58 @@ def test_committed_descriptions__compared_with_generator__identical() -> None:
     assert not stale, f"run `make openapi`: {', '.join(stale)} out of date"
 
 
+def asgi_get(app: Any, path: str) -> tuple[int, str, bytes]:
+    """One GET through an ASGI app, no server: (status, media type, body)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"test")],
+        "server": ("test", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], headers.get("content-type", "").split(";")[0], body
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_openapi_json__without_key__200_valid_openapi_3_1(
-    function_client: ClientFactory, function: str
+    function_client: ClientFactory, function: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the function, its dependencies unreachable
-    client = function_client(function, ENVIRONMENTS[function])
     # When its description is asked for without a key
-    response = client.get("/openapi.json")
+    if function in ASGI_FUNCTIONS:
+        for name, value in ENVIRONMENTS[function].items():
+            monkeypatch.setenv(name, value)
+        startup.reset(f"functions.{function}")
+        status, media, body = asgi_get(
+            functions_framework.aio.create_asgi_app(function, SOURCE),  # type: ignore[no-untyped-call]
+            "/openapi.json",
+        )
+    else:
+        response = function_client(function, ENVIRONMENTS[function]).get("/openapi.json")
+        status, media, body = response.status_code, response.mimetype or "", response.data
     # Then it is served, is the generated document, and is valid OpenAPI 3.1
-    assert response.status_code == 200
-    assert response.mimetype == "application/json"
-    served = response.get_json()
+    assert status == 200
+    assert media == "application/json"
+    served = json.loads(body)
     assert served == document(router_of(function))
     assert served["openapi"].startswith("3.1.")
     validate(served)

@@ -1,0 +1,201 @@
+"""The ASGI side (evaluation, on functions-framework's Starlette app under granian): a
+Starlette request becomes a `Request`, the router's `Response` a Starlette response, and
+`BodyLimit` refuses an oversized body before the framework reads it and runs the
+shutdown hooks on lifespan shutdown.
+
+Per-request cost matters here (evaluation is the hot path): headers are decoded once
+into a dict, the query string is parsed only if a route reads it, and the response's
+raw headers are built directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response as StarletteResponse
+
+from functions.http.limits import BodyLimitOf, body_refusal, default_limit
+from functions.http.messages import Headers, Request, Response
+from functions.http.router import CORRELATION_HEADER, Router, request_id
+from functions.http.startup import run_shutdown_hooks
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+async def handle(router: Router, request: StarletteRequest) -> StarletteResponse:
+    """What an ASGI function's target returns: `router` answers `request`."""
+    scope = request.scope
+    method: str = scope["method"]
+    path = _path(scope)
+    headers = _headers(scope["headers"])
+    body = b""
+    if "content-length" in headers or "transfer-encoding" in headers:
+        limit = router.body_limit(method, path)
+        body, refusal = await _read(request.receive, _declared(headers), limit)
+        if refusal is not None:
+            return Sent(refusal, head=False)
+    query: bytes = scope["query_string"]
+    answer = router.handle(
+        Request(
+            method,
+            path,
+            query_string=query.decode("utf-8", "replace") if query else "",
+            headers=headers,
+            body=body,
+        )
+    )
+    return Sent(answer, head=method == "HEAD")
+
+
+class Sent(StarletteResponse):
+    """A `Response` as Starlette sends it: its raw headers built once, Content-Length
+    included; a HEAD request gets the headers of the body it did not ask for."""
+
+    def __init__(self, response: Response, *, head: bool = False) -> None:
+        body = response.body
+        self.status_code = response.status
+        self.background = None
+        self.body = b"" if head else body
+        raw = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.headers.items()
+        ]
+        if response.status >= 200 and response.status not in _NO_BODY_STATUSES:
+            raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        if response.media_type is not None:
+            raw.append((b"content-type", response.media_type.encode("latin-1")))
+        self.raw_headers = raw
+
+
+class BodyLimit:
+    """ASGI middleware: a body above its route's limit gets a 413 JSON answer before the
+    application reads it; lifespan shutdown runs `functions.http.startup`'s shutdown
+    hooks after the application's own.
+
+    A request that declares no body passes untouched. One that does is read here, up to
+    its route's limit, and handed on whole in a single message.
+    """
+
+    def __init__(self, app: ASGIApp, limit: BodyLimitOf = default_limit) -> None:
+        self.app = app
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, receive, _running_shutdown_hooks(send))
+            return
+        if kind != "http":
+            await self.app(scope, receive, send)
+            return
+        declared: int | None = None
+        has_body = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                has_body = True
+                declared = int(value) if value.isdigit() else None
+            elif name == b"transfer-encoding":
+                has_body = True
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["method"], _path(scope))
+        body, refusal = await _read(receive, declared, limit)
+        if refusal is not None:
+            await _send(refusal, scope, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+def _running_shutdown_hooks(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            run_shutdown_hooks()
+        await send(message)
+
+    return sending
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read by the middleware, as one message; then the connection's own."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _read(
+    receive: Receive, declared: int | None, limit: int
+) -> tuple[bytes, Response | None]:
+    """The whole body, or the refusal as soon as the declared length or the bytes
+    received pass `limit`."""
+    refusal = body_refusal(declared, limit)
+    if refusal is not None:
+        return b"", refusal
+    parts: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            parts.append(chunk)
+            received += len(chunk)
+            refusal = body_refusal(received, limit)
+            if refusal is not None:
+                return b"", refusal
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts), None
+
+
+async def _send(response: Response, scope: Scope, send: Send) -> None:
+    sent = request_id(_header(scope["headers"], b"x-request-id"))
+    response.headers[CORRELATION_HEADER] = sent
+    await Sent(response)(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _path(scope: Scope) -> str:
+    path: str = scope["path"]
+    return path if path.startswith("/") and not path.startswith("//") else "/" + path.lstrip("/")
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """ASGI servers send names in lower case; a repeated header's values are joined."""
+    values: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        values[key] = f"{values[key]}, {text}" if key in values else text
+    return Headers.owning(values)
+
+
+def _header(raw: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    for name, value in raw:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _declared(headers: Headers) -> int | None:
+    declared = headers.get("content-length")
+    return int(declared) if declared is not None and declared.isdigit() else None

@@ -1,0 +1,35 @@
+"""How large a request body may be, checked in one place for every protocol.
+
+The body-limit middleware of each protocol (`functions.http.wsgi.BodyLimit`,
+`functions.http.asgi.BodyLimit`) calls `body_refusal` with the declared length before
+the framework reads anything, then with the bytes received so far while it reads a body
+of unknown length; the router calls it again with the body it hands a route, so a route
+never sees more than it declared (`Router.route(body_limit=...)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from functions.core.errors import PayloadTooLarge
+from functions.http.messages import Response
+from functions.http.responses import error_response
+
+MAX_BODY_BYTES = 256 * 1024
+"""What a route accepts unless it declares more (imports, event packs)."""
+
+BodyLimitOf = Callable[[str, str], int]
+"""(method, path) → the largest body accepted there: `Router.body_limit`, what both
+body-limit middlewares ask."""
+
+
+def default_limit(method: str, path: str) -> int:
+    """Every route's limit, for a function whose router is not known."""
+    return MAX_BODY_BYTES
+
+
+def body_refusal(size: int | None, limit: int) -> Response | None:
+    """The 413 JSON answer for a body of `size` bytes (None: not known yet) above `limit`."""
+    if size is None or size <= limit:
+        return None
+    return error_response(PayloadTooLarge(f"the body is larger than {limit} bytes"))

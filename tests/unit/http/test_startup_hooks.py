@@ -1,0 +1,87 @@
+"""Shutdown hooks: run once per process, newest first, a failing one logged; at the end
+of a multiprocessing worker (granian's), which leaves without `atexit`, and at exit."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from functions.http import startup
+
+
+@pytest.fixture
+def hooks() -> Iterator[list[str]]:
+    ran: list[str] = []
+    saved = list(startup._shutdown_hooks)
+    startup._shutdown_hooks.clear()
+    startup._hooks_ran_in = None
+    yield ran
+    startup._shutdown_hooks[:] = saved
+    startup._hooks_ran_in = None
+
+
+def test_run_shutdown_hooks__twice__each_hook_once_newest_first(hooks: list[str]) -> None:
+    # Given two hooks
+    startup.on_shutdown(lambda: hooks.append("first"))
+    startup.on_shutdown(lambda: hooks.append("second"))
+    # When the hooks are run twice (lifespan shutdown, then exit)
+    startup.run_shutdown_hooks()
+    startup.run_shutdown_hooks()
+    # Then
+    assert hooks == ["second", "first"]
+
+
+def test_run_shutdown_hooks__one_fails__logged_and_the_others_run(
+    hooks: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a hook that fails between two that work
+    def broken() -> None:
+        raise RuntimeError("flush failed")
+
+    startup.on_shutdown(lambda: hooks.append("first"))
+    startup.on_shutdown(broken)
+    startup.on_shutdown(lambda: hooks.append("third"))
+    # When
+    with caplog.at_level(logging.ERROR, logger="togglemaster.http"):
+        startup.run_shutdown_hooks()
+    # Then
+    assert hooks == ["third", "first"]
+    assert "shutdown hook failed" in caplog.text
+
+
+def _worker(path: str) -> None:
+    """A worker as granian runs one: it registers its hooks, serves, returns."""
+    startup.install_exit_hooks()
+    startup.on_shutdown(lambda: Path(path).write_text("flushed"))
+
+
+def test_install_exit_hooks__multiprocessing_worker_returns__hooks_ran(tmp_path: Path) -> None:
+    # Given a forked worker process that registered a hook
+    marker = tmp_path / "marker"
+    worker = multiprocessing.get_context("fork").Process(target=_worker, args=(str(marker),))
+    # When it returns (and leaves through os._exit, skipping atexit)
+    worker.start()
+    worker.join(10)
+    # Then its hook ran
+    assert worker.exitcode == 0
+    assert marker.read_text() == "flushed"
+
+
+def test_on_shutdown__interpreter_exits__hooks_ran_once(tmp_path: Path) -> None:
+    # Given a process that registers a hook and exits normally
+    marker = tmp_path / "marker"
+    code = (
+        "from functions.http import startup\n"
+        f"startup.on_shutdown(lambda: open({str(marker)!r}, 'a').write('x'))\n"
+        "startup.install_exit_hooks()\n"
+    )
+    # When
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    # Then the hook ran, once
+    assert marker.read_text() == "x"
