@@ -1,32 +1,54 @@
-"""The evaluation function: the hot path that decides flags and emits events."""
+"""The evaluation function: the hot path that decides flags and emits events.
+
+It runs as an ASGI function (`functions_framework.aio`) and decides from the snapshot
+this process holds (`functions.core.snapshot`): a warm request makes no network round
+trip, its key check included. Every answer says how fresh that snapshot is.
+
+Routes: the seed's `GET /evaluate`, `POST /evaluate` (typed context), `POST
+/evaluate/all` (every flag for one context), and the OpenFeature Remote Evaluation
+Protocol (`/ofrep/v1/...`, see `functions.ofrep`).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
+from typing import TYPE_CHECKING
 
-import flask
-import functions_framework
+import functions_framework.aio
+import orjson
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response as StarletteResponse
 
-from functions.core.adapters import aws
-from functions.core.adapters.config_api import ConfigApi
-from functions.core.adapters.readiness import redis_check
 from functions.core.adapters.redis_clients import redis_client
-from functions.core.events.publisher import EventPublisher, sqs_sender
-from functions.core.models.evaluation import EvaluateRequest, EvaluationResult
+from functions.core.models.evaluation import (
+    BulkEvaluateRequest,
+    BulkEvaluationResult,
+    EvaluateRequest,
+    EvaluationResult,
+)
+from functions.core.models.probes import CheckResult
 from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
-from functions.core.services.evaluation import EvaluationService
+from functions.core.services.evaluation import Decision, EvaluationService, KeyUsage
 from functions.core.settings import EvaluationSettings
-from functions.core.snapshot.reader import FlagReader
-from functions.http.access import ENVIRONMENT, KeyCheck
+from functions.core.snapshot.keeper import Freshness, SnapshotKeeper
+from functions.http import asgi, ofrep
+from functions.http.access import ENVIRONMENT
+from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
-from functions.http.operations import Access, Parameter
+from functions.http.operations import JSON, Access, Parameter
 from functions.http.probes import add_probes
-from functions.http.requests import read_json, text_query
-from functions.http.responses import json_response
+from functions.http.requests import api_key, read_json, text_query
 from functions.http.router import Router
-from functions.http.startup import once
+from functions.http.startup import on_shutdown, once
+
+if TYPE_CHECKING:
+    from functions.core.events.publisher import EventPublisher
 
 router = Router("evaluation", __doc__)
+
+RESERVED_PARAMETERS = frozenset({"user_id", "flag_name", "environment"})
 
 
 @once
@@ -34,41 +56,139 @@ def settings() -> EvaluationSettings:
     return EvaluationSettings.from_env(os.environ)
 
 
-keys = KeyCheck(settings)
-
-
-RESERVED_PARAMETERS = {"user_id", "flag_name", "environment"}
-
-
 @once
 def publisher() -> EventPublisher:
+    from functions.core.adapters import aws  # boto3: loaded by the worker, after start
+    from functions.core.events.publisher import EventPublisher, sqs_sender
+
     config = settings()
     sqs = aws.client("sqs", config.aws_region, config.aws_endpoint_url)
-    return EventPublisher(
+    events = EventPublisher(
         sqs_sender(sqs, config.aws_sqs_url),
         capacity=config.event_buffer_size,
         flush_seconds=config.event_flush_seconds,
     )
+    on_shutdown(events.close)
+    return events
+
+
+@once
+def keeper() -> SnapshotKeeper:
+    from functions.core.snapshot.sources import ConfigSource, KeySource, ReadOnlyDatabase
+
+    config = settings()
+    held = SnapshotKeeper(
+        redis_factory=lambda: redis_client(config.redis_url),
+        config_source=ConfigSource(ReadOnlyDatabase(config.config_database_url)),
+        key_source=KeySource(ReadOnlyDatabase(config.auth_database_url)),
+        check_seconds=config.config_check_seconds,
+        stale_after=config.config_stale_seconds,
+    )
+    held.start()
+    on_shutdown(held.stop)
+    return held
 
 
 @once
 def service() -> EvaluationService:
     config = settings()
-    source = ConfigApi(
-        flag_service_url=config.flag_service_url,
-        targeting_service_url=config.targeting_service_url,
-        service_api_key=config.service_api_key,
+    return EvaluationService(
+        keeper=keeper(),
+        publisher=publisher(),
+        default_environment=config.default_environment,
+        usage=KeyUsage(lambda: redis_client(config.redis_url)),
     )
-    reader = FlagReader(
-        redis_client=redis_client(config.redis_url),
-        source=source,
-        ttl_seconds=config.config_cache_ttl_seconds,
-    )
-    return EvaluationService(reader=reader, publisher=publisher())
 
 
-add_probes(router, lambda: {"redis": redis_check(settings().redis_url)})
+SWITCH_INTERVAL_SECONDS = 0.0005
+"""How long a background thread (the event sender, the snapshot keeper) may hold the
+GIL while the event loop waits for it: Python's default, 5 ms, shows up whole in p99."""
+
+
+def warm() -> None:
+    """Called where the server loads the function. The server's workers are forked from
+    that process: each starts loading its snapshot, in a thread, as soon as it exists,
+    so it answers `/health` at once and decisions when loaded. Nothing starts before
+    the fork (a fork copies no threads, and one forked in the middle of an import
+    would deadlock); without a fork the first request starts it."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    os.register_at_fork(after_in_child=_start_in_background)
+
+
+def _start_in_background() -> None:
+    threading.Thread(target=service, name="evaluation-start", daemon=True).start()
+
+
+def _snapshot_check() -> CheckResult:
+    """Ready once a snapshot is loaded, stale or not (it answers from the last known
+    good one); the detail says how old it is."""
+    held = keeper()
+    status = held.status()
+    if not held.loaded:
+        return CheckResult(
+            ok=False, error=held.problem() or "no configuration loaded yet", detail=status
+        )
+    return CheckResult(ok=True, error=held.problem(), detail=status)
+
+
+add_probes(router, lambda: {"snapshot": _snapshot_check})
 add_openapi(router)
+
+
+@router.route(
+    "/metrics",
+    "GET",
+    summary="This worker process's metrics (Prometheus text format)",
+    responses={200: str},
+    response_media=("text/plain",),
+)
+def metrics(request: Request) -> Response:
+    """Snapshot version and age, events published, dropped and sent, SQS requests billed.
+    Each worker process answers its own numbers."""
+    from functions.core import metrics as metrics_registry  # not on the cold start's path
+
+    current = keeper()
+    freshness = current.freshness()
+    gauges = metrics_registry.current()
+    gauges.snapshot_age_seconds.labels("config").set(freshness.age_ms / 1000)
+    gauges.snapshot_version.labels("config").set(current.current.config.version)
+    gauges.snapshot_version.labels("keys").set(current.current.keys.version)
+    publisher()
+    body, content_type = metrics_registry.render()
+    return Response(body, 200, None, content_type)
+
+
+@router.route(
+    "/status",
+    "GET",
+    summary="What this worker process holds: snapshot version, age and source; events",
+    responses={200: dict},
+)
+def status(request: Request) -> Response:
+    body = {"snapshot": keeper().status(), "events": publisher().stats(), "pid": os.getpid()}
+    return _json(body)
+
+
+EVALUATE_PARAMETERS = [
+    Parameter(
+        "user_id",
+        "who is asking",
+        required=True,
+        schema={"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
+    ),
+    Parameter(
+        "flag_name",
+        "the flag to decide; an unknown flag is false",
+        required=True,
+        schema={"type": "string", "minLength": 1, "maxLength": MAX_FLAG_NAME},
+    ),
+    ENVIRONMENT,
+    Parameter(
+        "attributes",
+        "any other parameter is an attribute of the context, as a string",
+        free_form=True,
+    ),
+]
 
 
 @router.route(
@@ -76,39 +196,26 @@ add_openapi(router)
     "GET",
     summary="Decide one flag for one user (the seed's call)",
     responses={200: EvaluationResult},
-    parameters=[
-        Parameter(
-            "user_id",
-            "who is asking",
-            required=True,
-            schema={"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
-        ),
-        Parameter(
-            "flag_name",
-            "the flag to decide; an unknown flag is false",
-            required=True,
-            schema={"type": "string", "minLength": 1, "maxLength": MAX_FLAG_NAME},
-        ),
-        ENVIRONMENT,
-        Parameter(
-            "attributes",
-            "any other parameter is an attribute of the context, as a string",
-            free_form=True,
-        ),
-    ],
+    parameters=EVALUATE_PARAMETERS,
     errors=[404],
     access=Access.KEY,
 )
-def evaluate(request: flask.Request) -> flask.Response:
-    environment = keys.environment(request, "evaluate")
+def evaluate(request: Request) -> Response:
+    evaluator = service()
+    snapshot = evaluator.snapshot()
+    caller = evaluator.caller(snapshot, api_key(request))
+    args = request.args
+    environment = evaluator.environment(snapshot, caller, args.get("environment"))
     user_id = text_query(request, "user_id", limit=MAX_USER_ID)
     flag_name = text_query(request, "flag_name", limit=MAX_FLAG_NAME)
-    attributes = {k: v for k, v in request.args.items() if k not in RESERVED_PARAMETERS}
-    return json_response(
-        service().evaluate(
-            flag_name=flag_name, user_id=user_id, environment=environment, attributes=attributes
-        )
+    context: dict[str, object] = {
+        name: value for name, value in args.items() if name not in RESERVED_PARAMETERS
+    }
+    context["user_id"] = user_id
+    decision = evaluator.decide(
+        snapshot, environment=environment, flag_name=flag_name, user_id=user_id, context=context
     )
+    return _json(_answer(decision, user_id, environment, evaluator.freshness()))
 
 
 @router.route(
@@ -121,21 +228,102 @@ def evaluate(request: flask.Request) -> flask.Response:
     errors=[404],
     access=Access.KEY,
 )
-def evaluate_context(request: flask.Request) -> flask.Response:
+def evaluate_context(request: Request) -> Response:
     """`{"flag_name", "context": {"user_id" | "targetingKey", ...attributes}}`: typed
     attributes (numbers, booleans, lists) for the conditions that compare them."""
-    environment = keys.environment(request, "evaluate")
+    evaluator = service()
+    snapshot = evaluator.snapshot()
+    caller = evaluator.caller(snapshot, api_key(request))
+    environment = evaluator.environment(snapshot, caller, request.args.get("environment"))
     body = read_json(request, EvaluateRequest)
-    return json_response(
-        service().evaluate(
-            flag_name=body.flag_name,
-            user_id=body.user_id,
-            environment=environment,
-            attributes=body.context,
-        )
+    decision = evaluator.decide(
+        snapshot,
+        environment=environment,
+        flag_name=body.flag_name,
+        user_id=body.user_id,
+        context=body.context,
+    )
+    return _json(_answer(decision, body.user_id, environment, evaluator.freshness()))
+
+
+@router.route(
+    "/evaluate/all",
+    "POST",
+    summary="Decide every flag of the environment (or those listed) for one context",
+    body=BulkEvaluateRequest,
+    responses={200: BulkEvaluationResult, 304: None},
+    parameters=[
+        ENVIRONMENT,
+        Parameter("If-None-Match", "the ETag of an earlier answer", location="header"),
+    ],
+    errors=[404],
+    access=Access.KEY,
+)
+def evaluate_all(request: Request) -> Response:
+    """Answers an `ETag`; sent back in `If-None-Match`, it gets 304 until something in the
+    environment's configuration changes. No events: this is what a client caches."""
+    evaluator = service()
+    snapshot = evaluator.snapshot()
+    caller = evaluator.caller(snapshot, api_key(request))
+    environment = evaluator.environment(snapshot, caller, request.args.get("environment"))
+    body = read_json(request, BulkEvaluateRequest)
+    tag = ofrep.etag(snapshot.etag(environment), request.body)
+    if ofrep.not_modified(request, tag):
+        return Response(b"", 304, {"ETag": tag})
+    decisions = evaluator.decide_all(
+        snapshot, environment=environment, context=body.context, flag_names=body.flags
+    )
+    freshness = evaluator.freshness()
+    flags = {}
+    for decision in decisions:
+        resolution = decision.resolution
+        answer: dict[str, object] = {
+            "result": decision.result,
+            "value": resolution.value,
+            "variant": resolution.variant,
+            "reason": str(resolution.reason),
+        }
+        if resolution.error_code is not None:
+            answer["error_code"] = resolution.error_code
+        flags[decision.flag_name] = answer
+    return _json(
+        {
+            "user_id": body.user_id,
+            "environment": environment,
+            "flags": flags,
+            "config_version": freshness.version,
+            "config_age_ms": freshness.age_ms,
+            "stale": freshness.stale,
+        },
+        headers={"ETag": tag},
     )
 
 
-@functions_framework.http
-def evaluation(request: flask.Request) -> flask.Response:
-    return router.dispatch(request)
+ofrep.add_routes(router, service)
+
+
+def _answer(
+    decision: Decision, user_id: str, environment: str, freshness: Freshness
+) -> dict[str, object]:
+    resolution = decision.resolution
+    return {
+        "flag_name": decision.flag_name,
+        "user_id": user_id,
+        "result": decision.result,
+        "value": resolution.value,
+        "variant": resolution.variant,
+        "reason": str(resolution.reason),
+        "environment": environment,
+        "config_version": freshness.version,
+        "config_age_ms": freshness.age_ms,
+        "stale": freshness.stale,
+    }
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, JSON)
+
+
+@functions_framework.aio.http
+async def evaluation(request: StarletteRequest) -> StarletteResponse:
+    return await asgi.handle(router, request)

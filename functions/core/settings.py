@@ -94,16 +94,26 @@ class TargetingSettings(FlagsSettings):
 
 
 class EvaluationSettings(AwsSettings):
+    """Evaluation reads the configuration and the keys from their databases, read-only,
+    and needs none of the admin functions (they scale to zero)."""
+
     redis_url: RedisUrl = Field(alias="REDIS_URL")
-    auth_service_url: HttpUrl = Field(alias="AUTH_SERVICE_URL")
-    flag_service_url: HttpUrl = Field(alias="FLAG_SERVICE_URL")
-    targeting_service_url: HttpUrl = Field(alias="TARGETING_SERVICE_URL")
-    service_api_key: str = Field(alias="SERVICE_API_KEY", min_length=8)
+    config_database_url: PostgresUrl = Field(alias="CONFIG_DATABASE_URL")
+    auth_database_url: PostgresUrl = Field(alias="AUTH_DATABASE_URL")
     aws_sqs_url: HttpUrl = Field(alias="AWS_SQS_URL")
     default_environment: EnvironmentKey = Field("production", alias="DEFAULT_ENVIRONMENT")
-    config_cache_ttl_seconds: int = Field(60, alias="CONFIG_CACHE_TTL_SECONDS", ge=1, le=3600)
+    config_check_seconds: float = Field(0.5, alias="CONFIG_CHECK_SECONDS", gt=0, le=60)
+    config_stale_seconds: float = Field(2.0, alias="CONFIG_STALE_SECONDS", gt=0, le=3600)
     event_buffer_size: int = Field(10_000, alias="EVENT_BUFFER_SIZE", ge=100, le=1_000_000)
     event_flush_seconds: float = Field(1.0, alias="EVENT_FLUSH_SECONDS", gt=0, le=10)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        """`DATABASE_URL` stands for the configuration database when
+        `CONFIG_DATABASE_URL` is not set."""
+        if not environ.get("CONFIG_DATABASE_URL") and environ.get("DATABASE_URL"):
+            environ = {**environ, "CONFIG_DATABASE_URL": environ["DATABASE_URL"]}
+        return super().from_env(environ)
 
 
 class AnalyticsSettings(AwsSettings):

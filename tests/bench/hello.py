@@ -1,15 +1,20 @@
 """The reference function of DESIGN.md §5: three fields of JSON, nothing else.
 
-Served with the same server command and settings as the functions, it is the
-yardstick `make bench` measures evaluation against, in the same run.
+A `functions_framework.aio` target, so that under the same server command and worker
+count as evaluation (granian ASGI) it shows what the server alone costs: `make bench`
+measures evaluation against it in the same run, because the machine is shared and
+only a ratio taken side by side means anything. It answers every path, `/health`
+included, which is also how its cold start is timed.
 """
 
 from __future__ import annotations
 
-import flask
-import functions_framework
+from typing import Any
+
+import functions_framework.aio
+from starlette.requests import Request
 
 
-@functions_framework.http
-def hello(request: flask.Request) -> flask.Response:
-    return flask.jsonify(flag_name="hello", user_id="bench", result=True)
+@functions_framework.aio.http
+async def hello(request: Request) -> dict[str, Any]:
+    return {"flag_name": "hello", "user_id": "bench", "result": True}

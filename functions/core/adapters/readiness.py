@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.core.models.probes import CheckResult, Readiness
 
@@ -59,6 +58,8 @@ def report(checks: dict[str, Check]) -> Readiness:
 
 
 def dynamodb_table_check(client: Any, table: str) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError  # only analytics pays for it
+
     def check() -> CheckResult:
         try:
             client.describe_table(TableName=table)

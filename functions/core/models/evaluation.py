@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator
 
-from functions.core.models.common import RequestBody, ResponseBody
+from functions.core.models.common import RequestBody, ResponseBody, absent
 from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
 
 _USER_ID = {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID}
@@ -21,6 +21,16 @@ _USER_ID_REQUIRED: list[Any] = [
 """What `_has_user_id` checks, said in the schema so clients (and the fuzzer) know it."""
 
 
+def with_user_id(context: dict[str, Any]) -> dict[str, Any]:
+    """The context with `user_id` set (from `targetingKey` when absent), or ValueError."""
+    user_id = context.get("user_id", context.get("targetingKey"))
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError("context.user_id (or context.targetingKey) must be a non-empty string")
+    if len(user_id) > MAX_USER_ID:
+        raise ValueError(f"context.user_id is longer than {MAX_USER_ID} characters")
+    return {**context, "user_id": user_id}
+
+
 class EvaluateRequest(RequestBody):
     """`POST /evaluate`: the context as JSON, so attributes keep their types."""
 
@@ -33,12 +43,7 @@ class EvaluateRequest(RequestBody):
     @field_validator("context")
     @classmethod
     def _has_user_id(cls, context: dict[str, Any]) -> dict[str, Any]:
-        user_id = context.get("user_id", context.get("targetingKey"))
-        if not isinstance(user_id, str) or not user_id:
-            raise ValueError("context.user_id (or context.targetingKey) must be a non-empty string")
-        if len(user_id) > MAX_USER_ID:
-            raise ValueError(f"context.user_id is longer than {MAX_USER_ID} characters")
-        return {**context, "user_id": user_id}
+        return with_user_id(context)
 
     @property
     def user_id(self) -> str:
@@ -56,3 +61,49 @@ class EvaluationResult(ResponseBody):
     variant: str | None
     reason: str
     environment: str
+    config_version: int = Field(description="the configuration version the answer was decided on")
+    config_age_ms: int = Field(
+        description="how long ago that version was last confirmed to be the newest"
+    )
+    stale: bool = Field(
+        description="true when this process cannot confirm it holds the newest configuration"
+        " (PostgreSQL unreachable, or still starting from the Redis copy)"
+    )
+
+
+class BulkEvaluateRequest(RequestBody):
+    """`POST /evaluate/all`: every flag of the environment for one context, or `flags`."""
+
+    context: dict[str, Any] = Field(
+        description="`user_id` (or OpenFeature's `targetingKey`) plus any attributes",
+        json_schema_extra={"anyOf": _USER_ID_REQUIRED},
+    )
+    flags: (
+        list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_FLAG_NAME)]] | None
+    ) = Field(default=None, max_length=1000, description="only these flags (default: all)")
+
+    @field_validator("context")
+    @classmethod
+    def _has_user_id(cls, context: dict[str, Any]) -> dict[str, Any]:
+        return with_user_id(context)
+
+    @property
+    def user_id(self) -> str:
+        return str(self.context["user_id"])
+
+
+class FlagAnswer(ResponseBody):
+    result: bool
+    value: Any
+    variant: str | None
+    reason: str
+    error_code: str | None = Field(default=None, exclude_if=absent)
+
+
+class BulkEvaluationResult(ResponseBody):
+    user_id: str
+    environment: str
+    flags: dict[str, FlagAnswer]
+    config_version: int
+    config_age_ms: int
+    stale: bool

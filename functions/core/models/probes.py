@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,12 @@ class CheckResult(ResponseBody):
 
     ok: bool
     error: str | None = Field(default=None, exclude_if=absent)
+    detail: dict[str, Any] | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="what the dependency holds (evaluation:"
+        " the snapshot's version, age and source)",
+    )
 
 
 class Readiness(ResponseBody):

@@ -1,104 +1,219 @@
-"""Deciding a flag for a user: the evaluation function's logic.
+"""Deciding flags for a context from the snapshot this process holds: no network round
+trip on a warm request, the key check included.
 
-It never raises for a decision: an unreachable configuration with nothing cached
-yields `false` with reason ERROR (logged), as the seed's contract wants `false` for
-anything it cannot decide.
+A decision never raises: a flag the snapshot has never seen is FLAG_NOT_FOUND (the
+seed's `false`) and costs a dict miss, no fetch and no event; stored rules that no
+longer compile are the off variant with reason ERROR and code PARSE_ERROR.
 
 `result`, the seed's boolean, is the value itself for a boolean flag; for a string,
 number or JSON flag it says whether the flag is "on" for the user: a variant was
 served and it is not the off variant (so DISABLED, ERROR and FLAG_NOT_FOUND are false).
+
+Events: every single-flag decision of a known flag emits one. A bulk answer does not:
+it is what a client caches for later use, not a use, and counting it would report
+every flag as seen by every visitor of a page.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import redis
 
 from functions.core import engine
-from functions.core.errors import ServiceUnavailable
-from functions.core.events.publisher import EventPublisher
-from functions.core.events.schema import new_event
-from functions.core.models.evaluation import EvaluationResult
-from functions.core.names import MAX_FLAG_NAME
-from functions.core.snapshot.reader import FlagReader
+from functions.core.errors import EnvironmentNotFound, ServiceUnavailable, Unauthorized
+from functions.core.keys.access import Caller, resolve_environment
+from functions.core.keys.material import hash_key, looks_like_key
+from functions.core.keys.publishing import note_usage
+from functions.core.mappers.evaluation import CompiledFlag
+from functions.core.snapshot.keeper import Freshness, SnapshotKeeper
+from functions.core.snapshot.state import Snapshot
+
+if TYPE_CHECKING:
+    from functions.core.events.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
 
+FIRST_LOAD_WAIT_SECONDS = 5.0
+"""How long a request made during a cold start waits for the first snapshot."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    flag_name: str
+    resolution: engine.Resolution
+    definition: engine.FlagDefinition | None
+    has_rules: bool = False
+    """An enabled rule document applies in this environment (OFREP: not STATIC)."""
+
+    @property
+    def result(self) -> bool:
+        return seed_result(self.resolution, self.definition)
+
+
+class KeyUsage:
+    """When each key was last used, noted in memory per request and handed to Redis
+    (`keys.publishing.note_usage`) every `every` seconds by a thread of its own, where
+    auth merges it into `api_keys.last_used_at`: no write per request."""
+
+    def __init__(self, redis_factory: Callable[[], redis.Redis], every: float = 2.0) -> None:
+        self._redis_factory = redis_factory
+        self._every = every
+        self._used: dict[int, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def note(self, key_id: int, at: float) -> None:
+        self._used[key_id] = at
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="key-usage", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._every)
+            batch, self._used = self._used, {}
+            try:
+                note_usage(self._redis_factory(), batch)
+            except redis.RedisError:
+                for key_id, at in batch.items():
+                    self._used.setdefault(key_id, at)
+
 
 class EvaluationService:
-    def __init__(self, *, reader: FlagReader, publisher: EventPublisher) -> None:
-        self._reader = reader
-        self._publisher = publisher
-
-    def evaluate(
+    def __init__(
         self,
         *,
+        keeper: SnapshotKeeper,
+        publisher: EventPublisher,
+        default_environment: str,
+        usage: KeyUsage | None = None,
+    ) -> None:
+        self._keeper = keeper
+        self._publisher = publisher
+        self._default_environment = default_environment
+        self._usage = usage
+        self._invalid_logged: set[tuple[str, str, int]] = set()
+
+    @property
+    def keeper(self) -> SnapshotKeeper:
+        return self._keeper
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot to decide with; waits for the first load during a cold start."""
+        if not self._keeper.loaded and not self._keeper.wait_loaded(FIRST_LOAD_WAIT_SECONDS):
+            raise ServiceUnavailable(
+                "no configuration loaded yet", reason=self._keeper.problem() or "starting"
+            )
+        return self._keeper.current
+
+    def freshness(self) -> Freshness:
+        return self._keeper.freshness()
+
+    def caller(self, snapshot: Snapshot, token: str | None, scope: str = "evaluate") -> Caller:
+        """The caller behind the key, from the snapshot: a random or forged key is
+        refused without asking anyone."""
+        if not token:
+            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        now = time.time()
+        grant = snapshot.grant(hash_key(token), now) if looks_like_key(token) else None
+        if grant is None:
+            raise Unauthorized("invalid or inactive API key")
+        if self._usage is not None:
+            self._usage.note(grant.key_id, now)
+        caller = Caller(
+            key_id=grant.key_id,
+            name=grant.name,
+            scopes=grant.scopes,
+            environment=grant.environment,
+        )
+        caller.require(scope)
+        return caller
+
+    def environment(self, snapshot: Snapshot, caller: Caller, requested: str | None) -> str:
+        environment = resolve_environment(caller, requested, default=self._default_environment)
+        if environment not in snapshot.environments:
+            raise EnvironmentNotFound(
+                f"environment '{environment}' does not exist", environment=environment
+            )
+        return environment
+
+    def decide(
+        self,
+        snapshot: Snapshot,
+        *,
+        environment: str,
         flag_name: str,
         user_id: str,
-        environment: str,
-        attributes: Mapping[str, object] | None = None,
-    ) -> EvaluationResult:
-        context = {**(attributes or {}), "user_id": user_id}
-        resolution, definition = self._resolve(flag_name, environment, context)
-        result = seed_result(resolution, definition)
-        self._publisher.publish(
-            new_event(
+        context: Mapping[str, object],
+        emit: bool = True,
+    ) -> Decision:
+        config = snapshot.flag(environment, flag_name)
+        decision = self._decide(snapshot, config, environment, flag_name, context)
+        if emit and config.definition is not None:
+            resolution = decision.resolution
+            self._publisher.publish_evaluation(
                 user_id=user_id,
                 flag_name=flag_name,
-                result=result,
+                result=decision.result,
                 environment=environment,
                 variant=resolution.variant,
                 reason=str(resolution.reason),
             )
-        )
-        return EvaluationResult(
-            flag_name=flag_name,
-            user_id=user_id,
-            result=result,
-            value=resolution.value,
-            variant=resolution.variant,
-            reason=str(resolution.reason),
-            environment=environment,
-        )
+        return decision
 
-    def _resolve(
-        self, flag_name: str, environment: str, context: Mapping[str, object]
-    ) -> tuple[engine.Resolution, engine.FlagDefinition | None]:
-        if len(flag_name) > MAX_FLAG_NAME or not flag_name.isprintable():
-            return engine.evaluate(None, False, None, context), None
-        try:
-            config = self._reader.get(flag_name, environment)
-        except ServiceUnavailable as exc:
-            log.error(
-                "no configuration for the flag",
-                extra={"flag_name": flag_name, "error": exc.message},
-            )
-            failure = engine.Resolution(
-                value=False,
-                variant=None,
-                reason=engine.Reason.ERROR,
-                error_code="GENERAL",
-                error_message=exc.message,
-            )
-            return failure, None
+    def decide_all(
+        self,
+        snapshot: Snapshot,
+        *,
+        environment: str,
+        context: Mapping[str, object],
+        flag_names: Iterable[str] | None = None,
+    ) -> list[Decision]:
+        """Every flag of the environment (archived ones are DISABLED), or those named."""
+        names = snapshot.flag_names() if flag_names is None else list(dict.fromkeys(flag_names))
+        return [
+            self._decide(snapshot, snapshot.flag(environment, name), environment, name, context)
+            for name in names
+        ]
+
+    def _decide(
+        self,
+        snapshot: Snapshot,
+        config: CompiledFlag,
+        environment: str,
+        flag_name: str,
+        context: Mapping[str, object],
+    ) -> Decision:
         if config.invalid_rules is not None and config.definition is not None:
-            log.error(
-                "stored rules are invalid",
-                extra={"flag_name": flag_name, "problem": config.invalid_rules},
-            )
-            off = config.definition.variants[config.definition.off_variant]
+            self._log_invalid(snapshot, environment, flag_name, config.invalid_rules)
+            off = config.definition.off_variant
             failure = engine.Resolution(
-                value=off,
-                variant=config.definition.off_variant,
+                value=config.definition.variants[off],
+                variant=off,
                 reason=engine.Reason.ERROR,
                 error_code="PARSE_ERROR",
                 error_message=config.invalid_rules,
             )
-            return failure, config.definition
+            return Decision(flag_name, failure, config.definition, has_rules=True)
         resolution = engine.evaluate(
             config.definition, config.enabled, config.ruleset, context, config.segments
         )
-        return resolution, config.definition
+        return Decision(flag_name, resolution, config.definition, config.ruleset is not None)
+
+    def _log_invalid(self, snapshot: Snapshot, environment: str, name: str, problem: str) -> None:
+        """Once per flag, environment and configuration version, not once per request."""
+        marker = (environment, name, snapshot.config.version)
+        if marker not in self._invalid_logged:
+            self._invalid_logged.add(marker)
+            log.error(
+                "stored rules are invalid",
+                extra={"flag_name": name, "environment": environment, "problem": problem},
+            )
 
 
 def seed_result(resolution: engine.Resolution, definition: engine.FlagDefinition | None) -> bool:

@@ -9,10 +9,8 @@ from functions.core.settings import AnalyticsSettings, AuthSettings, EvaluationS
 
 EVALUATION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6390/0",
-    "AUTH_SERVICE_URL": "http://127.0.0.1:8001/",
-    "FLAG_SERVICE_URL": "http://127.0.0.1:8002",
-    "TARGETING_SERVICE_URL": "http://127.0.0.1:8003",
-    "SERVICE_API_KEY": "tm_key_" + "a" * 64,
+    "CONFIG_DATABASE_URL": "postgresql://u@127.0.0.1:5433/flags_db",
+    "AUTH_DATABASE_URL": "postgresql://u@127.0.0.1:5433/auth_db",
     "AWS_SQS_URL": "http://127.0.0.1:4566/000000000000/events",
 }
 
@@ -42,10 +40,21 @@ def test_evaluation_settings__valid_environment__urls_normalised() -> None:
     # Given a complete environment
     # When the settings are read
     settings = EvaluationSettings.from_env(EVALUATION_ENV)
-    # Then trailing slashes are gone and defaults apply
-    assert settings.auth_service_url == "http://127.0.0.1:8001"
+    # Then defaults apply
+    assert settings.config_database_url.endswith("/flags_db")
     assert settings.aws_region == "us-east-1"
     assert settings.event_flush_seconds == 1.0
+    assert settings.config_check_seconds == 0.5
+
+
+def test_evaluation_settings__database_url_stands_for_the_configuration_database() -> None:
+    # Given the old single DATABASE_URL instead of CONFIG_DATABASE_URL
+    env = {k: v for k, v in EVALUATION_ENV.items() if k != "CONFIG_DATABASE_URL"}
+    env["DATABASE_URL"] = "postgresql://u@h/flags_db"
+    # When the settings are read
+    settings = EvaluationSettings.from_env(env)
+    # Then it is the configuration database
+    assert settings.config_database_url == "postgresql://u@h/flags_db"
 
 
 def test_evaluation_settings__out_of_range_number__error_names_variable() -> None:

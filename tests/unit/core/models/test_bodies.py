@@ -16,7 +16,7 @@ from functions.http.responses import json_response
 
 
 def _sent(body: BaseModel) -> str:
-    return json_response(body).get_data(as_text=True)
+    return json_response(body).body.decode()
 
 
 def test_error_body__details__after_error_and_code_in_order_sent() -> None:

@@ -1,0 +1,195 @@
+"""The snapshot keeper against real PostgreSQL and Redis: first load, notices, the version
+check that catches a lost notice, the Redis copy a cold start uses, and staleness."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from functions.core.adapters.migrations import migrate
+from functions.core.adapters.redis_clients import redis_client
+from functions.core.models.flags import CreateFlagRequest, UpdateFlagRequest
+from functions.core.models.keys import CreateKeyRequest
+from functions.core.redis_keys import SNAPSHOT_CONFIG, SNAPSHOT_KEYS
+from functions.core.services.flags import FlagService
+from functions.core.services.keys import Actor, AuthService
+from functions.core.snapshot.keeper import SnapshotKeeper
+from functions.core.snapshot.sources import ConfigSource, KeySource, ReadOnlyDatabase
+
+NOWHERE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
+
+
+def eventually(check: Callable[[], bool], within: float = 2.0) -> float:
+    """Seconds until `check` holds; fails after `within`."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > within:
+            pytest.fail(f"not within {within} s")
+        time.sleep(0.005)
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def databases(fresh_database: Any, redis_url: str) -> Iterator[tuple[str, str]]:
+    config = fresh_database("config")
+    migrate(config, ["flags", "targeting"])
+    auth = fresh_database("auth")
+    migrate(auth, ["auth"])
+    client = redis_client(redis_url)
+    client.delete(SNAPSHOT_CONFIG, SNAPSHOT_KEYS)
+    yield config, auth
+    client.delete(SNAPSHOT_CONFIG, SNAPSHOT_KEYS)
+
+
+KeeperFactory = Callable[..., SnapshotKeeper]
+
+
+@pytest.fixture
+def keeper_for(databases: tuple[str, str], redis_url: str) -> Iterator[KeeperFactory]:
+    made: list[SnapshotKeeper] = []
+
+    def make(
+        *, check_seconds: float = 30.0, config_url: str | None = None, auth_url: str | None = None
+    ) -> SnapshotKeeper:
+        keeper = SnapshotKeeper(
+            redis_factory=lambda: redis_client(redis_url),
+            config_source=ConfigSource(ReadOnlyDatabase(config_url or databases[0])),
+            key_source=KeySource(ReadOnlyDatabase(auth_url or databases[1])),
+            check_seconds=check_seconds,
+            stale_after=1.0,
+        )
+        made.append(keeper)
+        keeper.start()
+        assert keeper.wait_loaded(10), keeper.problem()
+        return keeper
+
+    yield make
+    for keeper in made:
+        keeper.stop()
+
+
+def flags(databases: tuple[str, str], redis_url: str) -> FlagService:
+    return FlagService(database_url=databases[0], redis_url=redis_url)
+
+
+def subscribed(keeper: SnapshotKeeper, redis_url: str) -> None:
+    """Wait until the keeper's listener is subscribed, so a notice published now reaches it."""
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: int(client.pubsub_numsub("tm:snapshot:changes")[0][1]) >= 1, 5)
+
+
+def test_a_first_start_loads_postgresql_and_writes_the_copy(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    flags(databases, redis_url).create_flag(
+        CreateFlagRequest.model_validate({"name": "checkout", "is_enabled": True}),
+        environment="production",
+    )
+    keeper = keeper_for()
+    assert keeper.source == "postgresql"
+    assert keeper.current.flag("production", "checkout").enabled is True
+    assert not keeper.freshness().stale
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: client.hexists(SNAPSHOT_CONFIG, "flag:checkout"))
+    eventually(lambda: client.hexists(SNAPSHOT_KEYS, "_meta"))
+
+    second = keeper_for()
+    assert second.source == "redis"
+    assert second.current.flag("production", "checkout").enabled is True
+
+
+def test_a_notice_reaches_a_keeper_without_waiting_for_the_check(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    service = flags(databases, redis_url)
+    keeper = keeper_for(check_seconds=60)
+    subscribed(keeper, redis_url)
+    service.create_flag(
+        CreateFlagRequest.model_validate({"name": "live"}), environment="production"
+    )
+    assert eventually(lambda: "live" in keeper.current.flags, 0.5) < 0.1
+    service.update_flag(
+        "live", UpdateFlagRequest.model_validate({"is_enabled": True}), environment="production"
+    )
+    eventually(lambda: keeper.current.flag("production", "live").enabled, 0.5)
+    assert keeper.current.flag("staging", "live").enabled is False
+
+
+def test_the_version_check_catches_a_change_whose_notice_was_lost(
+    keeper_for: KeeperFactory, databases: tuple[str, str]
+) -> None:
+    keeper = keeper_for(check_seconds=0.2)
+    with psycopg.connect(databases[0], autocommit=True) as conn:
+        conn.execute("INSERT INTO flags (name) VALUES ('quiet')")
+    eventually(lambda: "quiet" in keeper.current.flags, 2.0)
+
+
+def test_a_key_revocation_reaches_the_keeper(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    keys = AuthService(database_url=databases[1], master_key="m" * 16, redis_url=redis_url)
+    created = keys.create_key(
+        CreateKeyRequest.model_validate({"name": "app", "scopes": ["evaluate"]}),
+        actor=Actor.master(),
+    )
+    keeper = keeper_for(check_seconds=60)
+    subscribed(keeper, redis_url)
+    key_hash = hashlib.sha256(created.key.encode()).hexdigest()
+    assert keeper.current.grant(key_hash, time.time()) is not None
+    keys.revoke_key(created.id, actor=Actor.master())
+    eventually(lambda: keeper.current.grant(key_hash, time.time()) is None, 0.5)
+
+
+def test_a_cold_start_with_postgresql_down_serves_the_copy_and_says_it_is_stale(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    flags(databases, redis_url).create_flag(
+        CreateFlagRequest.model_validate({"name": "kept", "is_enabled": True}),
+        environment="production",
+    )
+    first = keeper_for()
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: client.hexists(SNAPSHOT_CONFIG, "flag:kept"))
+    eventually(lambda: client.hexists(SNAPSHOT_KEYS, "_meta"))
+    cold = keeper_for(config_url=NOWHERE, auth_url=NOWHERE, check_seconds=0.2)
+    assert cold.source == "redis"
+    assert cold.current.flag("production", "kept").enabled is True
+    assert cold.freshness().stale
+    eventually(lambda: "postgresql" in (cold.problem() or ""), 3.0)
+    assert not first.freshness().stale
+
+
+def test_nothing_anywhere_is_not_loaded_and_says_why(redis_url: str) -> None:
+    keeper = SnapshotKeeper(
+        redis_factory=lambda: redis_client(f"{redis_url.rsplit('/', 1)[0]}/15"),
+        config_source=ConfigSource(ReadOnlyDatabase(NOWHERE)),
+        key_source=KeySource(ReadOnlyDatabase(NOWHERE)),
+        check_seconds=0.1,
+    )
+    keeper.start()
+    try:
+        assert not keeper.wait_loaded(0.5)
+        problem = keeper.problem() or ""
+        assert "no configuration loaded yet" in problem
+        assert "postgresql" in problem
+    finally:
+        keeper.stop()
+
+
+def test_a_database_made_anew_is_a_new_epoch(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    keeper = keeper_for(check_seconds=0.1)
+    epoch = keeper.current.config.epoch
+    with psycopg.connect(databases[0], autocommit=True) as conn:
+        conn.execute("UPDATE config_state SET epoch = %s", (uuid.uuid4(),))
+        conn.execute("INSERT INTO flags (name) VALUES ('after')")
+    eventually(lambda: keeper.current.config.epoch != epoch, 2.0)
+    assert "after" in keeper.current.flags
