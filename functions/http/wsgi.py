@@ -35,6 +35,7 @@ def handle(router: Router, request: flask.Request) -> flask.Response:
     if declared:
         refusal = body_refusal(declared, router.body_limit(method, path))
         if refusal is not None:
+            refusal.headers[CORRELATION_HEADER] = request_id(environ.get("HTTP_X_REQUEST_ID"))
             return to_flask(refusal)
     body = request.get_data(cache=True) if declared or _chunked(environ) else b""
     return to_flask(router.handle(to_request(request, body)))
