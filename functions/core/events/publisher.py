@@ -346,17 +346,25 @@ class EventPublisher:
     def _send_ready(self, *, everything: bool, deadline: float = math.inf) -> bool:
         """Send the pack to retry, then full packs (or all packs when `everything`).
         Holds _send_lock. False at the first failed send."""
+        with self._lock:
+            # "Everything" is what waits now: events arriving meanwhile wait for a full
+            # pack or the next interval, or a steady stream would go out as a stream of
+            # small messages, each one sent as soon as the previous one returned.
+            due = len(self._incoming) if everything else 0
         while time.monotonic() < deadline:
+            retried = self._pack is not None  # held from before: not among those waiting
             if self._pack is None:
                 with self._lock:
                     waiting = len(self._incoming)
-                if waiting == 0 or (not everything and waiting < self._wake_at):
+                if waiting == 0 or (due <= 0 and waiting < self._wake_at):
                     return True
                 self._pack = self._make_pack()
                 if self._pack is None:
                     return True
             if not self._deliver(self._pack):
                 return False
+            if not retried:
+                due -= self._pack.events
             self._pack = None
         return False
 

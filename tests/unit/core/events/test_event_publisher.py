@@ -471,3 +471,25 @@ def test_publish_evaluation__request_path__costs_under_5_microseconds() -> None:
     best = min(timeit.repeat(publish, number=10_000, repeat=5)) / 10_000
     # Then one costs under 5 µs (about 1 µs measured: no uuid, no clock text, no JSON)
     assert best < 5e-6, f"{best * 1e6:.2f} µs"
+
+
+def test_flush__events_keep_arriving_while_it_sends__they_wait_for_a_full_pack() -> None:
+    # Given a steady stream: every send takes as long as 50 new events take to arrive
+    queue = RecordingQueue()
+    publisher = _quiet(queue)
+    arrived = iter(range(1_000, 1_000_000))
+
+    def send(body: str) -> None:
+        queue.send(body)
+        for _ in range(50):
+            _evaluate(publisher, next(arrived))
+
+    publisher._send = send
+    for i in range(300):
+        _evaluate(publisher, i)
+    # When the interval's flush sends what is buffered
+    assert publisher.flush()
+    # Then it sent the 300 that were waiting, and left the newcomers for a full pack
+    # rather than chasing them with one small message after another
+    assert [len(json.loads(body)["events"]) for body in queue.bodies] == [300]
+    assert publisher.pending() == 50
