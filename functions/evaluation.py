@@ -12,7 +12,6 @@ Protocol (`/ofrep/v1/...`, see `functions.ofrep`).
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -100,18 +99,12 @@ def service() -> EvaluationService:
     )
 
 
-SWITCH_INTERVAL_SECONDS = 0.0005
-"""How long a background thread (the event sender, the snapshot keeper) may hold the
-GIL while the event loop waits for it: Python's default, 5 ms, shows up whole in p99."""
-
-
 def warm() -> None:
     """Called where the server loads the function. The server's workers are forked from
     that process: each starts loading its snapshot, in a thread, as soon as it exists,
     so it answers `/health` at once and decisions when loaded. Nothing starts before
     the fork (a fork copies no threads, and one forked in the middle of an import
     would deadlock); without a fork the first request starts it."""
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     os.register_at_fork(after_in_child=_start_in_background)
 
 

@@ -303,10 +303,14 @@ def test_cold_start__postgresql_down__serves_the_redis_copy_stale(outages: Outag
         stack.start_function("evaluation")
         # Then every worker serves the Redis copy: the same answers, said to be stale
         wait_for(lambda: outages.every_worker(loaded=True), timeout=5, what="every worker loaded")
+        wait_for(
+            lambda: outages.every_worker(postgresql="unreachable"),
+            timeout=5,
+            what="every worker's first check failed",
+        )
         for status in outages.statuses():
             assert status["source"] == "redis", status
             assert status["config_version"] == held["config_version"], status
-            assert status["postgresql"] == "unreachable", status
         outages.assert_answers(stale=True)
         ready = requests.get(f"{stack.url_of('evaluation')}/ready", timeout=10)
         assert ready.status_code == 200, ready.text
