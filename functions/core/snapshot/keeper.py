@@ -116,6 +116,7 @@ class SnapshotKeeper:
         self._copy_wanted = threading.Event()
         self._threads: list[threading.Thread] = []
         self._fork_hook = False
+        self._missed_while_loading = False
         self._postgres = _Outage("postgresql")
         self._redis = _Outage("redis")
         self._pending_copy: dict[str, list[tuple[Version, Version, list[Change]]]] = {
@@ -261,6 +262,9 @@ class SnapshotKeeper:
             try:
                 if not self._loaded.is_set():
                     self.load()
+                    if self._missed_while_loading:
+                        self._missed_while_loading = False
+                        self.check()
                 else:
                     self.check()
                 self._postgres.recovered()
@@ -328,7 +332,10 @@ class SnapshotKeeper:
 
     def _on_notice(self, raw: bytes | str) -> None:
         notice = parse_notice(raw)
-        if notice is None or not self._loaded.is_set():
+        if notice is None:
+            return
+        if not self._loaded.is_set():
+            self._missed_while_loading = True  # the checker catches up right after the load
             return
         source = CONFIG if notice.source == CONFIG else KEYS
         held = self._held(source)
