@@ -13,6 +13,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -211,6 +212,33 @@ class DevStack:
 
     def url_of(self, target: str) -> str:
         return f"http://127.0.0.1:{self.ports.of_function(target)}"
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every evaluation worker holds the newest configuration and keys.
+
+        Evaluation applies a change a few milliseconds after the write returns (its
+        notice travels through Redis); a test that writes and evaluates at once calls
+        this in between. Each probe is a new connection, so it reaches any worker:
+        twelve current answers in a row leave a worker behind with odds under 1 in 2 000.
+        """
+        import psycopg  # the dev stack's own reading of the versions
+
+        with psycopg.connect(self.flags_database_url) as conn:
+            config = conn.execute("SELECT version FROM config_state").fetchone()
+        with psycopg.connect(self.auth_database_url) as conn:
+            keys = conn.execute("SELECT version FROM key_state").fetchone()
+        wanted = (config[0] if config else 0, keys[0] if keys else 0)
+        deadline, in_a_row = time.monotonic() + timeout, 0
+        while in_a_row < 12:
+            if time.monotonic() > deadline:
+                raise DevStackError(f"evaluation did not reach versions {wanted} in {timeout} s")
+            held = requests.get(
+                f"{self.url_of('evaluation')}/status", headers={"Connection": "close"}, timeout=5
+            ).json()["snapshot"]
+            current = held["config_version"] >= wanted[0] and held["keys_version"] >= wanted[1]
+            in_a_row = in_a_row + 1 if current else 0
+            if not current:
+                time.sleep(0.01)
 
     def new_key(self, name: str, **fields: object) -> str:
         """A new API key minted with the master key (`fields`: scopes, environment, ...)."""

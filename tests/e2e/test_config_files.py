@@ -104,6 +104,7 @@ def test_export_import__populated_staging_into_empty_database__same_decisions_an
     reexported = empty_flags.get("/export?environment=staging", headers=headers).get_json()
     mine = {f["name"]: f for f in document["flags"]}
     theirs = {f["name"]: f for f in reexported["flags"]}
+    stack.settle()
     for flag in populated:
         assert theirs[flag] == mine[flag]
         state = theirs[flag]["environments"]["staging"]

@@ -15,7 +15,12 @@ from functions.devstack.stack import DevStack
 pytestmark = pytest.mark.e2e
 
 
+_written = [False]
+"""A write since the last evaluation: the next one first waits for evaluation to hold it."""
+
+
 def _call(method: str, url: str, key: str, **kwargs: Any) -> requests.Response:
+    _written[0] = _written[0] or (method != "GET" and "/evaluate" not in url)
     return requests.request(
         method, url, headers={"Authorization": f"Bearer {key}"}, timeout=10, **kwargs
     )
@@ -33,6 +38,9 @@ def _bound_key(stack: DevStack, environment: str) -> str:
 
 
 def _evaluate(stack: DevStack, key: str, flag: str, user: str, **params: str) -> dict[str, Any]:
+    if _written[0]:
+        stack.settle()
+        _written[0] = False
     response = _call(
         "GET",
         f"{stack.url_of('evaluation')}/evaluate",

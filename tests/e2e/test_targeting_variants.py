@@ -31,6 +31,8 @@ class Api:
     def ok(self, function: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.call(function, method, path, **kwargs)
         assert response.status_code in (200, 201), response.text
+        if method != "GET" and function != "evaluation":
+            self.stack.settle()  # what the next evaluation decides with
         body: dict[str, Any] = response.json()
         return body
 
@@ -63,7 +65,11 @@ class Api:
         return key
 
     def rules(self, flag: str, rules: dict[str, Any]) -> requests.Response:
-        return self.call("targeting", "POST", "/rules", json={"flag_name": flag, "rules": rules})
+        response = self.call(
+            "targeting", "POST", "/rules", json={"flag_name": flag, "rules": rules}
+        )
+        self.stack.settle()
+        return response
 
 
 @pytest.fixture

@@ -61,7 +61,9 @@ def _worker(path: str) -> None:
     startup.on_shutdown(lambda: Path(path).write_text("flushed"))
 
 
-def test_install_exit_hooks__multiprocessing_worker_returns__hooks_ran(tmp_path: Path) -> None:
+def test_install_exit_hooks__multiprocessing_worker_returns__hooks_ran(
+    tmp_path: Path, hooks: list[str]
+) -> None:
     # Given a forked worker process that registered a hook
     marker = tmp_path / "marker"
     worker = multiprocessing.get_context("fork").Process(target=_worker, args=(str(marker),))
