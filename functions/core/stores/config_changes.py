@@ -72,12 +72,9 @@ def pending(conn: Connection) -> tuple[int, list[ChangeRef]] | None:
     Call it at the end of the transaction, before commit: the version is final (it was
     taken by the first change), the refs are those of the rows written until now.
     """
-    row = conn.execute(
-        "SELECT NULLIF(current_setting(%s, true), '')::bigint AS version", (VERSION_SETTING,)
-    ).fetchone()
-    if row is None or row["version"] is None:
+    version = transaction_version(conn, VERSION_SETTING)
+    if version is None:
         return None
-    version = int(row["version"])
     with conn.cursor(row_factory=tuple_row) as cursor:
         rows = cursor.execute(
             "SELECT kind, key, environment FROM config_changes WHERE version = %s", (version,)
@@ -98,17 +95,35 @@ def changes_since(conn: Connection, version: int) -> list[ChangeRef] | None:
         " FROM config_state s"
     ).fetchone()
     assert row is not None
-    current, oldest = int(row["current"]), row["oldest"]
-    if version == current:
-        return []
-    if version > current or version < 0 or oldest is None or version < int(oldest) - 1:
-        return None
+    replay = log_replays(version, int(row["current"]), row["oldest"])
+    if replay is not True:
+        return None if replay is None else []
     with conn.cursor(row_factory=tuple_row) as cursor:
         rows = cursor.execute(
             "SELECT kind, key, environment FROM config_changes WHERE version > %s ORDER BY version",
             (version,),
         ).fetchall()
     return collapse(ChangeRef(kind, key, environment) for kind, key, environment in rows)
+
+
+def transaction_version(conn: Connection, setting: str) -> int | None:
+    """The version a trigger took for this transaction (kept in the transaction-local
+    `setting`); None when the transaction changed nothing."""
+    row = conn.execute(
+        "SELECT NULLIF(current_setting(%s, true), '')::bigint AS version", (setting,)
+    ).fetchone()
+    return None if row is None or row["version"] is None else int(row["version"])
+
+
+def log_replays(version: int, current: int, oldest: int | None) -> bool | None:
+    """Whether a reader at `version` catches up by replaying the log (True), has nothing
+    to catch up (False), or cannot rely on the log (None): it no longer reaches back that
+    far, or `version` is ahead of the database's (restored from a backup)."""
+    if version == current:
+        return False
+    if version > current or version < 0 or oldest is None or version < int(oldest) - 1:
+        return None
+    return True
 
 
 def collapse(refs: Iterable[ChangeRef]) -> list[ChangeRef]:

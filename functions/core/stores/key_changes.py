@@ -24,6 +24,8 @@ from functions.core.stores.config_changes import (
     Document,
     DocumentKey,
     SourceState,
+    log_replays,
+    transaction_version,
 )
 
 KIND = "key"
@@ -57,12 +59,9 @@ def state(conn: Connection) -> SourceState:
 
 def pending(conn: Connection) -> tuple[int, list[ChangeRef]] | None:
     """This transaction's version and the keys it changed; None if it changed none."""
-    row = conn.execute(
-        "SELECT NULLIF(current_setting(%s, true), '')::bigint AS version", (VERSION_SETTING,)
-    ).fetchone()
-    if row is None or row["version"] is None:
+    version = transaction_version(conn, VERSION_SETTING)
+    if version is None:
         return None
-    version = int(row["version"])
     with conn.cursor(row_factory=tuple_row) as cursor:
         rows = cursor.execute(
             "SELECT key_id FROM key_changes WHERE version = %s ORDER BY key_id", (version,)
@@ -78,11 +77,9 @@ def changes_since(conn: Connection, version: int) -> list[ChangeRef] | None:
         " FROM key_state s"
     ).fetchone()
     assert row is not None
-    current, oldest = int(row["current"]), row["oldest"]
-    if version == current:
-        return []
-    if version > current or version < 0 or oldest is None or version < int(oldest) - 1:
-        return None
+    replay = log_replays(version, int(row["current"]), row["oldest"])
+    if replay is not True:
+        return None if replay is None else []
     with conn.cursor(row_factory=tuple_row) as cursor:
         rows = cursor.execute(
             "SELECT key_id FROM key_changes WHERE version > %s ORDER BY version, key_id",
