@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -242,17 +241,6 @@ def test_body_limit__the_limit_of_the_route__asked_by_method_and_path() -> None:
     assert (
         _serve(middleware, "POST", "/echo", [b"z" * 100], {"Content-Length": "100"}).status == 200
     )
-
-
-@pytest.fixture
-def hooks() -> Iterator[list[str]]:
-    ran: list[str] = []
-    saved = list(startup._shutdown_hooks)
-    startup._shutdown_hooks.clear()
-    startup._hooks_ran_in = None
-    yield ran
-    startup._shutdown_hooks[:] = saved
-    startup._hooks_ran_in = None
 
 
 def test_body_limit__lifespan__startup_passed_on_shutdown_runs_the_hooks(hooks: list[str]) -> None:

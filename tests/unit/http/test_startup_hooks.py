@@ -7,23 +7,11 @@ import logging
 import multiprocessing
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from functions.http import startup
-
-
-@pytest.fixture
-def hooks() -> Iterator[list[str]]:
-    ran: list[str] = []
-    saved = list(startup._shutdown_hooks)
-    startup._shutdown_hooks.clear()
-    startup._hooks_ran_in = None
-    yield ran
-    startup._shutdown_hooks[:] = saved
-    startup._hooks_ran_in = None
 
 
 def test_run_shutdown_hooks__twice__each_hook_once_newest_first(hooks: list[str]) -> None:
