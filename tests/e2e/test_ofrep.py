@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,11 +30,11 @@ from tests.e2e.ofrep_spec import (
     TM_SUCCESS,
     assert_valid,
 )
+from tests.e2e.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
-SETTLE_SECONDS = 5.0
 """Propagation is promised within 100 ms; this only bounds a test that would otherwise hang."""
 
 RUN = uuid.uuid4().hex[:8]
@@ -89,25 +87,6 @@ DECISION_IDS = [
 ]
 ETAG_SYNTAX = re.compile(r'^(W/)?"[\x21\x23-\x7e]*"$')
 """RFC 9110 entity-tag: optionally weak, always quoted."""
-
-
-def eventually(
-    fetch: Callable[[], T],
-    ok: Callable[[T], bool],
-    what: str,
-    describe: Callable[[T], str] = repr,
-    timeout: float = SETTLE_SECONDS,
-) -> T:
-    """The first result of `fetch` that `ok` accepts; fails, showing the last one, after
-    `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fetch()
-        if ok(result):
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"{what}: not within {timeout:g} s; last: {describe(result)}")
-        time.sleep(0.02)
 
 
 def shown(response: requests.Response) -> str:

@@ -5,7 +5,6 @@ ToggleMaster. The provider calls the single-flag endpoint only.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -20,11 +19,11 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagEvaluationDetails, Reason
 
 from functions.devstack.stack import DevStack
+from tests.e2e.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
-SETTLE_SECONDS = 5.0
 """Propagation is promised within 100 ms; this only bounds a test that would otherwise hang."""
 
 RUN = uuid.uuid4().hex[:8]
@@ -40,21 +39,6 @@ THEMES: dict[str, Any] = {
 }
 ANA = EvaluationContext(targeting_key="ana", attributes={"plan": "free"})
 ZED = EvaluationContext(targeting_key="zed", attributes={"plan": "free"})
-
-
-def eventually(
-    fetch: Callable[[], T], ok: Callable[[T], bool], what: str, timeout: float = SETTLE_SECONDS
-) -> T:
-    """The first result of `fetch` that `ok` accepts; fails, showing the last one, after
-    `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fetch()
-        if ok(result):
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"{what}: not within {timeout:g} s; last: {result!r}")
-        time.sleep(0.02)
 
 
 def served(variant: str) -> Callable[[FlagEvaluationDetails[Any]], bool]:
