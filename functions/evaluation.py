@@ -16,7 +16,6 @@ import threading
 from typing import TYPE_CHECKING
 
 import functions_framework.aio
-import orjson
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 
@@ -36,9 +35,10 @@ from functions.http import asgi, ofrep
 from functions.http.access import ENVIRONMENT
 from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
-from functions.http.operations import JSON, Access, Parameter
+from functions.http.operations import Access, Parameter
 from functions.http.probes import add_probes
 from functions.http.requests import api_key, read_json, text_query
+from functions.http.responses import fast_json_response
 from functions.http.router import Router
 from functions.http.startup import on_shutdown, once
 
@@ -159,7 +159,7 @@ def metrics(request: Request) -> Response:
 )
 def status(request: Request) -> Response:
     body = {"snapshot": keeper().status(), "events": publisher().stats(), "pid": os.getpid()}
-    return _json(body)
+    return fast_json_response(body)
 
 
 EVALUATE_PARAMETERS = [
@@ -208,7 +208,7 @@ def evaluate(request: Request) -> Response:
     decision = evaluator.decide(
         snapshot, environment=environment, flag_name=flag_name, user_id=user_id, context=context
     )
-    return _json(_answer(decision, user_id, environment, evaluator.freshness()))
+    return fast_json_response(_answer(decision, user_id, environment, evaluator.freshness()))
 
 
 @router.route(
@@ -236,7 +236,7 @@ def evaluate_context(request: Request) -> Response:
         user_id=body.user_id,
         context=body.context,
     )
-    return _json(_answer(decision, body.user_id, environment, evaluator.freshness()))
+    return fast_json_response(_answer(decision, body.user_id, environment, evaluator.freshness()))
 
 
 @router.route(
@@ -279,7 +279,7 @@ def evaluate_all(request: Request) -> Response:
         if resolution.error_code is not None:
             answer["error_code"] = resolution.error_code
         flags[decision.flag_name] = answer
-    return _json(
+    return fast_json_response(
         {
             "user_id": body.user_id,
             "environment": environment,
@@ -311,10 +311,6 @@ def _answer(
         "config_age_ms": freshness.age_ms,
         "stale": freshness.stale,
     }
-
-
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers, JSON)
 
 
 @functions_framework.aio.http

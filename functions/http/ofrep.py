@@ -46,8 +46,9 @@ from functions.core.snapshot.keeper import Freshness
 from functions.core.snapshot.state import Snapshot
 from functions.http.access import ENVIRONMENT
 from functions.http.messages import Request, Response
-from functions.http.operations import JSON, Access, Parameter
+from functions.http.operations import Access, Parameter
 from functions.http.requests import api_key
+from functions.http.responses import fast_json_response
 from functions.http.router import Router
 
 PREFIX = "/ofrep/v1/evaluate/flags"
@@ -88,7 +89,7 @@ def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None
         try:
             snapshot, environment = _access(evaluator, request)
         except _Refusal as exc:
-            return _json(
+            return fast_json_response(
                 {"key": key, "errorCode": exc.code, "errorDetails": exc.details}, exc.status
             )
         except (Unauthorized, Forbidden) as exc:
@@ -96,14 +97,16 @@ def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None
         try:
             context, user_id = _context(request)
         except _Refusal as exc:
-            return _json({"key": key, "errorCode": exc.code, "errorDetails": exc.details}, 400)
+            return fast_json_response(
+                {"key": key, "errorCode": exc.code, "errorDetails": exc.details}, 400
+            )
         decision = evaluator.decide(
             snapshot, environment=environment, flag_name=key, user_id=user_id, context=context
         )
         item = _item(decision, evaluator.freshness(), environment)
         if "errorCode" not in item:
-            return _json(item)
-        return _json(item, 404 if item["errorCode"] == "FLAG_NOT_FOUND" else 400)
+            return fast_json_response(item)
+        return fast_json_response(item, 404 if item["errorCode"] == "FLAG_NOT_FOUND" else 400)
 
     @router.route(
         PREFIX,
@@ -132,7 +135,9 @@ def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None
             snapshot, environment = _access(evaluator, request)
             context, _ = _context(request)
         except _Refusal as exc:
-            return _json({"errorCode": exc.code, "errorDetails": exc.details}, exc.status)
+            return fast_json_response(
+                {"errorCode": exc.code, "errorDetails": exc.details}, exc.status
+            )
         except (Unauthorized, Forbidden) as exc:
             return Response(b"", exc.status)
         tag = etag(snapshot.etag(environment), request.body)
@@ -144,7 +149,7 @@ def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None
             "flags": [_item(decision, None, environment) for decision in decisions],
             "metadata": _metadata(freshness, environment),
         }
-        return _json(body, headers={"ETag": tag})
+        return fast_json_response(body, headers={"ETag": tag})
 
 
 def etag(environment_tag: str, body: bytes) -> str:
@@ -246,7 +251,3 @@ def _metadata(freshness: Freshness, environment: str) -> dict[str, Any]:
         "stale": freshness.stale,
         "environment": environment,
     }
-
-
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers, JSON)

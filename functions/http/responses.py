@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import yaml
 from pydantic import BaseModel
 
@@ -28,6 +29,14 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
         ]
     payload = json.dumps(body, separators=(",", ":"), default=str)
     return Response(payload.encode(), status, headers, JSON)
+
+
+def fast_json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Plain data (no models, no dates) as JSON, for the evaluation hot path: orjson
+    encodes a decision in under a microsecond, where `json.dumps` takes ten."""
+    return Response(orjson.dumps(body), status, headers, JSON)
 
 
 def yaml_response(body: Any, status: int = 200) -> Response:

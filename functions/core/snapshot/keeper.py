@@ -81,11 +81,10 @@ class _Outage:
         """True when this ends an outage."""
         if self.since is None:
             return False
-        if self.since is not None:
-            log.info(
-                f"{self.what} reachable again",
-                extra={"after_s": round(time.monotonic() - self.since, 3)},
-            )
+        log.info(
+            f"{self.what} reachable again",
+            extra={"after_s": round(time.monotonic() - self.since, 3)},
+        )
         self.since = None
         self.reason = ""
         return True
@@ -343,8 +342,7 @@ class SnapshotKeeper:
         if new.epoch == held.epoch and new.version <= held.version:
             return
         if new.epoch == held.epoch and new.version == held.version + 1 and notice.complete:
-            changes = [Change(c.kind, c.key, c.environment, c.document) for c in notice.changes]
-            self._apply(source, held, new, changes, confirm=True)
+            self._apply(source, held, new, notice_changes(notice), confirm=True)
             return
         try:
             self._catch_up(source, new)
@@ -470,4 +468,5 @@ def _documents(source: str, snapshot: Snapshot) -> Mapping[tuple[str, str], Any]
 
 
 def notice_changes(notice: Notice) -> list[Change]:
+    """The changes a notice carries, as the snapshot applies them."""
     return [Change(c.kind, c.key, c.environment, c.document) for c in notice.changes]

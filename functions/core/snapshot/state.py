@@ -12,7 +12,6 @@ documents only, and a change recompiles only what it touched.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -273,7 +272,3 @@ def _compile(
     if rule is not None and rule.get("is_enabled", True):
         used = {k: segments[k] for k in referenced_segments(rule.get("rules")) if k in segments}
     return compiled_flag(name=name, flag=row, rule=rule, segments=used)
-
-
-def now() -> float:
-    return time.time()
