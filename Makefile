@@ -54,8 +54,10 @@ schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
 openapi: $(STAMP) ## regenerate each function's OpenAPI description in functions/contracts/openapi/
 	$(BIN)/python -m functions.commands.openapi
 
-clean: ## remove the virtualenv and local state (.run/)
-	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .hypothesis
+clean: ## remove everything the stack and the tools create: .run/ (the stack's data), .venv/, caches, builds
+	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks \
+		.import_linter_cache build dist *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 apply: $(STAMP) ## apply a configuration file: make apply FILE=flags.yaml [DRY_RUN=1]
 	@test -n "$(FILE)" || { echo "usage: make apply FILE=flags.yaml [DRY_RUN=1]"; exit 2; }

@@ -10,6 +10,10 @@ and rules while the deploy replaces them; then they expire. `--grace-seconds 0`
 revokes them at once (a leaked key). Both are recorded in the audit as done by
 "bootstrap": a `rotate` from each old key to the new one, or a `revoke`.
 
+`make dev` calls `keep_or_provision_key` instead, for the service key and the
+walk-through key: a restart reuses the keys it wrote to `.run/dev.env` the time before,
+so keys do not pile up.
+
 Given REDIS_URL, the retirement is announced to every function's key cache before it
 is committed, so their cached grants learn the new expiry; if Redis cannot be told,
 nothing is changed, no key is minted, and bootstrap exits with status 1 (see
@@ -28,11 +32,13 @@ from datetime import UTC, datetime, timedelta
 from functions.core.adapters import db
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.errors import ServiceUnavailable
+from functions.core.keys.material import hash_key, looks_like_key
 from functions.core.keys.publishing import announce
 from functions.core.services.change_writes import KeyWrites
 from functions.core.stores.keys import (
     create_key,
     deactivate_keys_named,
+    find_by_hash,
     record_audit,
     retire_keys_named,
 )
@@ -47,28 +53,59 @@ def provision_service_key(
     *,
     redis_url: str | None = None,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
+    name: str = SERVICE_KEY_NAME,
+    scopes: frozenset[str] = SERVICE_KEY_SCOPES,
 ) -> str:
-    """Mint the new service key; the previous ones expire `grace_seconds` from now."""
+    """Mint the new service key (or another key bootstrap owns, by `name`); the previous
+    ones of that name expire `grace_seconds` from now."""
     if grace_seconds < 0:
         raise ValueError("grace_seconds must be 0 or more")
     with KeyWrites(auth_database_url, redis_url).transaction() as conn:
-        key, plaintext = create_key(conn, name=SERVICE_KEY_NAME, scopes=SERVICE_KEY_SCOPES)
+        key, plaintext = create_key(conn, name=name, scopes=scopes)
         record_audit(conn, action="create", key_id=key.id, actor="bootstrap")
         if grace_seconds:
             ends = datetime.now(UTC) + timedelta(seconds=grace_seconds)
-            retired = retire_keys_named(
-                conn, name=SERVICE_KEY_NAME, keep_id=key.id, expires_at=ends
-            )
+            retired = retire_keys_named(conn, name=name, keep_id=key.id, expires_at=ends)
             for old in retired:
                 record_audit(
                     conn, action="rotate", key_id=old.id, new_key_id=key.id, actor="bootstrap"
                 )
         else:
-            retired = deactivate_keys_named(conn, name=SERVICE_KEY_NAME, keep_id=key.id)
+            retired = deactivate_keys_named(conn, name=name, keep_id=key.id)
             for old in retired:
                 record_audit(conn, action="revoke", key_id=old.id, actor="bootstrap")
         announce(redis_client(redis_url) if redis_url else None, retired)
     return plaintext
+
+
+def keep_or_provision_key(
+    auth_database_url: str,
+    *,
+    name: str,
+    scopes: frozenset[str],
+    kept: str | None,
+    redis_url: str | None = None,
+) -> str:
+    """`kept` while it is still a usable key called `name` with exactly `scopes`; else a
+    new one, and every other key called `name` revoked at once.
+
+    What `make dev` runs on each start with the keys the previous start wrote to
+    `.run/dev.env`: a restart reuses them instead of adding keys, and a stack whose
+    database is new (or whose keys were revoked) gets fresh ones. Nothing runs with a
+    previous key while the stack starts, so no grace period is needed."""
+    if kept and looks_like_key(kept):
+        with db.transaction(auth_database_url) as conn:
+            found = find_by_hash(conn, key_hash=hash_key(kept))
+        if (
+            found is not None
+            and found.name == name
+            and found.scopes == scopes
+            and found.usable_at(datetime.now(UTC))
+        ):
+            return kept
+    return provision_service_key(
+        auth_database_url, redis_url=redis_url, grace_seconds=0, name=name, scopes=scopes
+    )
 
 
 def _seconds(text: str) -> int:

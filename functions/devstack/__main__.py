@@ -18,16 +18,28 @@ logger = logging.getLogger("functions.devstack")
 
 
 def banner(stack: DevStack) -> str:
+    """What `make dev` prints once everything is up: the one URL first."""
     width = max(len(target) for target in stack.function_urls)
+    moto_state = (
+        f"kept across restarts in {_relative(stack.aws_state_file)} (saved on Ctrl-C)"
+        if stack.keeps_aws_state
+        else "not kept by the stack"
+    )
     lines = [
         "",
         "ToggleMaster dev stack is up:",
-        *(f"  {target:<{width}}  {url}" for target, url in stack.function_urls.items()),
-        f"  master key  {stack.master_key}",
-        f"  AWS (moto)  {stack.aws_endpoint_url}",
-        f"  logs        {stack.logs_dir}",
+        f"  {stack.gateway_url}   every function, routed by path;"
+        " / says what is where, /docs has every operation",
         "",
-        f"In another shell: source {_relative(stack.env_file)}",
+        "  each function on its own port:",
+        *(f"    {target:<{width}}  {url}" for target, url in stack.function_urls.items()),
+        f"  master key  {stack.master_key}",
+        f"  TM_KEY      {stack.walkthrough_key}   (read, write, evaluate: the README's key)",
+        f"  AWS (moto)  {stack.aws_endpoint_url}   state {moto_state}",
+        f"  logs        {_relative(stack.logs_dir)}",
+        "",
+        f"In another shell: source {_relative(stack.env_file)}"
+        " (exports TOGGLEMASTER_URL, TM_KEY, MASTER_KEY, ...)",
         "Ctrl-C stops everything.",
         "",
     ]

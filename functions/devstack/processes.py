@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -84,6 +84,16 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
+
+
+def suggest_free_port(taken: int, *, avoid: Iterable[int] = ()) -> int:
+    """A free port near `taken` (above it, skipping `avoid`), to suggest in an error;
+    `taken` + 100 when none of the next hundred is free."""
+    skipped = set(avoid)
+    for port in range(taken + 1, min(taken + 100, 65535) + 1):
+        if port not in skipped and port_is_free(port):
+            return port
+    return min(taken + 100, 65535)
 
 
 def ensure_port_free(port: int, *, override_hint: str) -> None:

@@ -17,22 +17,25 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from types import TracebackType
 
 import requests
 
 from functions.core.names import FUNCTIONS
-from functions.devstack.aws import ensure_analytics_table, ensure_queue
+from functions.devstack.aws import DLQ_SUFFIX, ensure_analytics_table, ensure_queue
+from functions.devstack.aws_state import restore_state, save_state
 from functions.devstack.errors import DevStackError, StartupError
 from functions.devstack.forwarder import SqsForwarder
+from functions.devstack.gateway import Gateway
 from functions.devstack.moto import FAKE_CREDENTIALS, MotoServer
 from functions.devstack.postgres import PrivatePostgres
 from functions.devstack.processes import (
     ChildProcess,
     ensure_port_free,
     free_port,
+    suggest_free_port,
     tail,
     venv_script,
     wait_until,
@@ -49,14 +52,32 @@ DEFAULT_REGION = "us-east-1"
 FUNCTIONS_SOURCE = Path(__file__).resolve().parent.parent / "main.py"
 
 Migrate = Callable[[str, Sequence[str]], list[str]]
-ProvisionServiceKey = Callable[[str, str], str]
-"""(auth database URL, Redis URL) → a new service key; the Redis URL carries the
-retirement notice of the previous keys to every running cache."""
+
+
+@dataclass(frozen=True)
+class DevKey:
+    """An API key the stack owns and exports in ``dev.env`` as ``variable``."""
+
+    variable: str
+    name: str
+    scopes: frozenset[str]
+
+
+SERVICE_KEY = DevKey("SERVICE_API_KEY", "evaluation-service", frozenset({"read"}))
+WALKTHROUGH_KEY = DevKey("TM_KEY", "dev-walkthrough", frozenset({"read", "write", "evaluate"}))
+"""The README walk-through's key: flags, rules, segments, import and export, evaluation."""
+
+ProvisionKey = Callable[[str, str, DevKey, str | None], str]
+"""(auth database URL, Redis URL, the key, the one the previous start exported or None)
+→ the key to export: the kept one while it is still usable, else a new one (the others
+of its name revoked, which the Redis URL announces to every running cache)."""
 
 
 @dataclass(frozen=True)
 class StackPorts:
-    """Where everything listens. Functions sit at ``DEV_BASE_PORT`` + 1 … + 5."""
+    """Where everything listens: the gateway (the one URL) at ``DEV_BASE_PORT``, the
+    functions at ``DEV_BASE_PORT`` + 1 … + 5; each can be moved by its own variable
+    (:data:`PORT_VARIABLES`)."""
 
     postgres: int = 55432
     redis: int = 56379
@@ -66,26 +87,33 @@ class StackPorts:
     targeting: int = 8003
     evaluation: int = 8004
     analytics: int = 8005
+    gateway: int = 8000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackPorts:
-        """``DEV_BASE_PORT`` (default 8000), ``DEV_POSTGRES_PORT``, ``DEV_REDIS_PORT``,
-        ``DEV_MOTO_PORT``."""
+        """``DEV_BASE_PORT`` (default 8000) places the gateway and the functions;
+        ``DEV_<NAME>_PORT`` moves one of them (``DEV_FLAGS_PORT``, ``DEV_POSTGRES_PORT``)."""
         base = _int_env(env, "DEV_BASE_PORT", 8000)
+        defaults = {
+            "postgres": cls.postgres,
+            "redis": cls.redis,
+            "moto": cls.moto,
+            **{target: base + offset for offset, target in enumerate(FUNCTIONS, start=1)},
+            "gateway": base,
+        }
         return cls(
-            postgres=_int_env(env, "DEV_POSTGRES_PORT", cls.postgres),
-            redis=_int_env(env, "DEV_REDIS_PORT", cls.redis),
-            moto=_int_env(env, "DEV_MOTO_PORT", cls.moto),
-            auth=base + 1,
-            flags=base + 2,
-            targeting=base + 3,
-            evaluation=base + 4,
-            analytics=base + 5,
+            **{name: _int_env(env, PORT_VARIABLES[name], port) for name, port in defaults.items()}
         )
 
     def of_function(self, target: str) -> int:
         port: int = getattr(self, target)
         return port
+
+
+PORT_VARIABLES: dict[str, str] = {
+    name: f"DEV_{name.upper()}_PORT" for name in StackPorts.__dataclass_fields__
+}
+"""The variable that moves each port: ``DEV_GATEWAY_PORT``, ``DEV_FLAGS_PORT``, ..."""
 
 
 def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
@@ -156,10 +184,14 @@ def _default_migrate(database_url: str, components: Sequence[str]) -> list[str]:
     return migrate(database_url, components)
 
 
-def _default_provision_service_key(auth_database_url: str, redis_url: str) -> str:
-    from functions.commands.bootstrap import provision_service_key
+def _default_provision_key(
+    auth_database_url: str, redis_url: str, key: DevKey, kept: str | None
+) -> str:
+    from functions.commands.bootstrap import keep_or_provision_key
 
-    return provision_service_key(auth_database_url, redis_url=redis_url)
+    return keep_or_provision_key(
+        auth_database_url, name=key.name, scopes=key.scopes, kept=kept, redis_url=redis_url
+    )
 
 
 class DevStack:
@@ -180,8 +212,9 @@ class DevStack:
         health_timeout: float = 20.0,
         forwarder_wait_seconds: int = 1,
         migrate: Migrate = _default_migrate,
-        provision_service_key: ProvisionServiceKey = _default_provision_service_key,
+        provision_key: ProvisionKey = _default_provision_key,
         functions_source: Path = FUNCTIONS_SOURCE,
+        keep_aws_state: bool = True,
     ) -> None:
         self.run_dir = run_dir.absolute()
         self.logs_dir = self.run_dir / "logs"
@@ -192,7 +225,10 @@ class DevStack:
         self.forwarder_wait_seconds = forwarder_wait_seconds
         self._env = dict(os.environ if env is None else env)
         self._migrate = migrate
-        self._provision_service_key = provision_service_key
+        self._provision_key = provision_key
+        self.keep_aws_state = keep_aws_state
+        self.aws_state_file = self.run_dir / "moto-state.json"
+        self._gateway: Gateway | None = None
         self.functions_source = functions_source
         self._postgres: PrivatePostgres | None = None
         self._redis: PrivateRedis | None = None
@@ -207,11 +243,23 @@ class DevStack:
         self.queue_url = ""
         self.master_key = ""
         self.service_key = ""
+        self.walkthrough_key = ""
 
     # -- public ------------------------------------------------------------------------
 
     def url_of(self, target: str) -> str:
         return f"http://127.0.0.1:{self.ports.of_function(target)}"
+
+    @property
+    def keeps_aws_state(self) -> bool:
+        """Whether moto's queues and table are saved on stop and restored on start: only
+        the stack's own moto, and only when asked (``make dev`` does)."""
+        return self.keep_aws_state and self._moto is not None
+
+    @property
+    def gateway_url(self) -> str:
+        """The one URL: every function behind one address, routed by path."""
+        return f"http://localhost:{self.ports.gateway}"
 
     def settle(self, timeout: float = 5.0) -> None:
         """Wait until every evaluation worker holds the newest configuration and keys.
@@ -267,6 +315,9 @@ class DevStack:
 
     def stop(self) -> None:
         """Stop everything this stack started, newest first. Safe to call twice."""
+        if self._gateway is not None:
+            self._stopping("gateway", self._gateway.stop)
+            self._gateway = None
         self._forwarder_stop.set()
         if self._forwarder_thread is not None:
             # First, so it never delivers to an analytics that is already going away;
@@ -278,6 +329,8 @@ class DevStack:
         for target in reversed(list(self._functions)):
             self._stopping(target, self._functions.pop(target).stop)
         if self._moto is not None:
+            if self.keep_aws_state:
+                self._stopping("saving moto's state", self._save_aws_state)
             self._stopping("moto", self._moto.stop)
             self._moto = None
         if self._redis is not None:
@@ -335,8 +388,10 @@ class DevStack:
         }
 
     def env_values(self) -> dict[str, str]:
-        """What ``run_dir/dev.env`` exports."""
+        """What ``run_dir/dev.env`` exports: the one URL first."""
         return {
+            "TOGGLEMASTER_URL": self.gateway_url,
+            "TM_KEY": self.walkthrough_key,
             "MASTER_KEY": self.master_key,
             "SERVICE_API_KEY": self.service_key,
             "AUTH_URL": self.url_of("auth"),
@@ -383,11 +438,17 @@ class DevStack:
         self._run_migrations()
         self.queue_url = ensure_queue(self.aws_endpoint_url, self.region, QUEUE_NAME)
         ensure_analytics_table(self.aws_endpoint_url, self.region, TABLE_NAME)
+        if self.keeps_aws_state:
+            self._restore_aws_state()
         self.master_key = load_master_key(self.run_dir / "master_key", self._env)
-        self.service_key = self._provision_service_key(self.auth_database_url, self.redis_url)
+        exported = read_env_file(self.env_file)  # the previous start's keys, to keep
+        self.service_key = self._key(SERVICE_KEY, exported.get(SERVICE_KEY.variable))
+        self.walkthrough_key = self._key(WALKTHROUGH_KEY, exported.get(WALKTHROUGH_KEY.variable))
         self._start_functions(FUNCTIONS[:3])
         self._start_functions(FUNCTIONS[3:])
         self._start_forwarder()
+        self._gateway = Gateway(self.ports.gateway, self.function_urls)
+        self._gateway.start()
         self.env_file.write_text(render_env_file(self.env_values()))
 
     def _overrides(self) -> dict[str, str]:
@@ -405,12 +466,24 @@ class DevStack:
         return overrides
 
     def _check_ports(self, overrides: Mapping[str, str]) -> None:
-        for target in FUNCTIONS:
-            ensure_port_free(self.ports.of_function(target), override_hint="set DEV_BASE_PORT")
-        if "REDIS_URL" not in overrides:
-            ensure_port_free(self.ports.redis, override_hint="set REDIS_URL")
-        if "AWS_ENDPOINT_URL" not in overrides:
-            ensure_port_free(self.ports.moto, override_hint="set AWS_ENDPOINT_URL")
+        """Every port the stack will listen on is free, or the error names the variable
+        that moves it and a free port to move it to."""
+        ours = set(astuple(self.ports))
+        servers = {
+            "postgres": "DATABASE_URL",
+            "redis": "REDIS_URL",
+            "moto": "AWS_ENDPOINT_URL",
+        }
+        for name in ("gateway", *FUNCTIONS, *servers):
+            if servers.get(name) in overrides:
+                continue
+            port = getattr(self.ports, name)
+            hint = f"set {PORT_VARIABLES[name]}={suggest_free_port(port, avoid=ours)}"
+            if name in servers:
+                hint += f" (or {servers[name]} to use a server of your own)"
+            else:
+                hint += " (or DEV_BASE_PORT to move the gateway and every function)"
+            ensure_port_free(port, override_hint=hint)
 
     def _start_postgres(self, external_url: str | None) -> None:
         if external_url:
@@ -441,6 +514,32 @@ class DevStack:
             return
         self._moto = MotoServer(self.ports.moto, log_path=self.logs_dir / "moto.log")
         self.aws_endpoint_url = self._moto.start()
+
+    def _key(self, key: DevKey, kept: str | None) -> str:
+        return self._provision_key(self.auth_database_url, self.redis_url, key, kept)
+
+    def _restore_aws_state(self) -> None:
+        restored = restore_state(self.aws_endpoint_url, self.region, path=self.aws_state_file)
+        if restored:
+            logger.info(
+                "moto: restored %s from %s",
+                ", ".join(f"{count} in {name}" for name, count in restored.items()),
+                self.aws_state_file,
+            )
+
+    def _save_aws_state(self) -> None:
+        saved = save_state(
+            self.aws_endpoint_url,
+            self.region,
+            queues=[QUEUE_NAME, QUEUE_NAME + DLQ_SUFFIX],
+            tables=[TABLE_NAME],
+            path=self.aws_state_file,
+        )
+        logger.info(
+            "moto: saved %s to %s",
+            ", ".join(f"{count} in {name}" for name, count in saved.items()),
+            self.aws_state_file,
+        )
 
     def _run_migrations(self) -> None:
         if self.auth_database_url == self.flags_database_url:
@@ -481,6 +580,7 @@ class DevStack:
                 "DATABASE_URL": self.auth_database_url,
                 "MASTER_KEY": self.master_key,
                 "REDIS_URL": self.redis_url,
+                "CONFIG_DATABASE_URL": self.flags_database_url,
             },
             "flags": {
                 **one_worker,
@@ -576,7 +676,9 @@ def private_stack(extra_env: Mapping[str, str] | None = None) -> Iterator[DevSta
         if name not in ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "MASTER_KEY")
     }
     try:
-        with DevStack(run_dir, ports, env={**env, **(extra_env or {})}) as running:
+        with DevStack(
+            run_dir, ports, env={**env, **(extra_env or {})}, keep_aws_state=False
+        ) as running:
             yield running
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Each function's OpenAPI 3.1 description, generated from its routes and the models they
 name, served at `GET /openapi.json` and committed in `functions/contracts/openapi/`
-(`make openapi`; a test fails when the two differ).
+(`make openapi`; a test fails when the two differ). Beside it, for people: `GET /` (what
+the function is and every operation it serves) and `GET /docs` (Swagger UI on it).
 
 Request bodies are described as pydantic validates them, response bodies as it
 serializes them; both share `components/schemas`, named after the models.
@@ -18,9 +19,13 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
+from functions.core.errors import NotFound
+from functions.core.models.discovery import FunctionIndex, OperationSummary
 from functions.core.models.errors import ErrorBody, InternalErrorBody
+from functions.http import docs
 from functions.http.messages import Request, Response
 from functions.http.operations import JSON, Access, Operation, Parameter
+from functions.http.responses import json_response
 from functions.http.router import CORRELATION_HEADER, Router
 
 OPENAPI_VERSION = "3.1.0"
@@ -60,6 +65,53 @@ def add_openapi(router: Router) -> None:
     def openapi(request: Request) -> Response:
         return Response(served(), media_type=JSON)
 
+    @router.route("/", "GET", summary="What this function serves", responses={200: FunctionIndex})
+    def index(request: Request) -> Response:
+        return json_response(function_index(router))
+
+    @router.route(
+        docs.PATH,
+        "GET",
+        summary="The interactive API page",
+        responses={200: str},
+        response_media=("text/html",),
+    )
+    def docs_page(request: Request) -> Response:
+        title = f"ToggleMaster {router.name}".strip()
+        return Response(docs.page(request.path, title=title).encode(), media_type="text/html")
+
+    @router.route(
+        docs.PATH + "/<name>",
+        "GET",
+        summary="A file of the interactive API page",
+        responses={200: bytes},
+        response_media=tuple(sorted(set(docs.FILES.values()))),
+        errors=[404],
+    )
+    def docs_file(request: Request, name: str) -> Response:
+        found = docs.file(name)
+        if found is None:
+            raise NotFound(f"no file {name!r} here: the page uses {', '.join(docs.FILES)}")
+        content, media_type = found
+        return Response(content, headers={"Cache-Control": "max-age=3600"}, media_type=media_type)
+
+
+def function_index(router: Router) -> FunctionIndex:
+    """`GET /`: the function, the first line of its description, every operation."""
+    description = (router.description or "").strip()
+    return FunctionIndex(
+        function=router.name,
+        description=" ".join(description.split("\n\n")[0].split()),
+        operations=[
+            OperationSummary(
+                method=operation.method,
+                path=openapi_path(operation.path)[0],
+                summary=operation.summary,
+            )
+            for operation in router.operations
+        ],
+    )
+
 
 def render(router: Router) -> str:
     """The committed form: stable, indented, one trailing newline."""
@@ -78,7 +130,7 @@ def document(router: Router) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     errors: dict[str, Any] = {}
     for operation in router.operations:
-        path, path_parameters = _openapi_path(operation.path)
+        path, path_parameters = openapi_path(operation.path)
         paths.setdefault(path, {})[operation.method.lower()] = _operation(
             operation, path_parameters, schemas, errors
         )
@@ -129,7 +181,7 @@ class _Schemas:
         return self._generated[(body_type, mode)]
 
 
-def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     """`/admin/keys/<int:key_id>` → `/admin/keys/{key_id}` and its path parameter."""
     parameters = [
         {

@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import stat
 import subprocess
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import astuple, replace
 from pathlib import Path
 
+import psycopg
 import pytest
+import requests
 
 from functions.core.names import FUNCTIONS
 from functions.devstack.aws import client
-from functions.devstack.errors import StartupError
+from functions.devstack.errors import PortInUseError, StartupError
 from functions.devstack.processes import free_port, port_is_free
 from functions.devstack.stack import (
     FUNCTIONS_SOURCE,
+    PORT_VARIABLES,
+    DevKey,
     DevStack,
     StackPorts,
     load_master_key,
@@ -72,11 +78,11 @@ def run_dir() -> Iterator[Path]:
 
 
 def _free_ports() -> StackPorts:
-    return StackPorts(*(free_port() for _ in range(8)))
+    return StackPorts(**{name: free_port() for name in StackPorts.__dataclass_fields__})
 
 
 def _all_ports(ports: StackPorts) -> list[int]:
-    return [ports.postgres, ports.redis, ports.moto, *map(ports.of_function, FUNCTIONS)]
+    return list(astuple(ports))
 
 
 def _get_json(url: str) -> dict[str, str]:
@@ -85,17 +91,25 @@ def _get_json(url: str) -> dict[str, str]:
     return body
 
 
-def _fake_stack(run_dir: Path, source: Path, calls: list[tuple[str, Sequence[str]]]) -> DevStack:
+def _fake_stack(
+    run_dir: Path,
+    source: Path,
+    calls: list[tuple[str, Sequence[str]]],
+    ports: StackPorts | None = None,
+) -> DevStack:
     def migrate(url: str, components: Sequence[str]) -> list[str]:
         calls.append((url, list(components)))
         return []
 
+    def provision_key(url: str, redis_url: str, key: DevKey, kept: str | None) -> str:
+        return kept or f"tm_key_{key.name}_{len(calls)}"
+
     return DevStack(
         run_dir / ".run",
-        _free_ports(),
+        ports or _free_ports(),
         env={"PATH": "/usr/bin:/bin", "FAKE_RECEIVED": str(run_dir / "received.jsonl")},
         migrate=migrate,
-        provision_service_key=lambda url, redis_url: "tm_key_service",
+        provision_key=provision_key,
         functions_source=source,
     )
 
@@ -174,9 +188,14 @@ def test_devstack__second_run_on_same_dir__starts_with_the_same_master_key(run_d
     finally:
         second.stop()
 
-    # Then
+    # Then the master key and the keys exported in dev.env are the first run's
     assert health == {"status": "ok"}
     assert second.master_key == first.master_key
+    assert (second.service_key, second.walkthrough_key) == (
+        first.service_key,
+        first.walkthrough_key,
+    )
+    assert first.walkthrough_key.startswith("tm_key_dev-walkthrough")
 
 
 def test_devstack__function_fails_at_import__error_shows_its_log_and_all_stopped(
@@ -258,6 +277,54 @@ def test_stack_ports_from_env__base_port_given__functions_follow_it() -> None:
         9005,
     ]
     assert (ports.postgres, ports.redis, ports.moto) == (55432, 6400, 54566)
+    assert ports.gateway == 9000
+
+
+def test_stack_ports_from_env__one_port_variable__moves_that_port_only() -> None:
+    # Given
+    env = {"DEV_BASE_PORT": "9000", "DEV_FLAGS_PORT": "9100", "DEV_GATEWAY_PORT": "9200"}
+
+    # When
+    ports = StackPorts.from_env(env)
+
+    # Then
+    assert (ports.gateway, ports.auth, ports.flags, ports.targeting) == (9200, 9001, 9100, 9003)
+    assert StackPorts.from_env({}).gateway == 8000
+    assert PORT_VARIABLES["flags"] == "DEV_FLAGS_PORT"
+    assert set(PORT_VARIABLES.values()) >= {"DEV_GATEWAY_PORT", "DEV_POSTGRES_PORT"}
+
+
+@pytest.mark.parametrize(
+    ("taken", "variable", "alternative"),
+    [
+        ("flags", "DEV_FLAGS_PORT", "DEV_BASE_PORT"),
+        ("gateway", "DEV_GATEWAY_PORT", "DEV_BASE_PORT"),
+        ("postgres", "DEV_POSTGRES_PORT", "DATABASE_URL"),
+        ("moto", "DEV_MOTO_PORT", "AWS_ENDPOINT_URL"),
+    ],
+)
+def test_devstack__a_port_taken__error_names_its_variable_and_a_free_port(
+    run_dir: Path, taken: str, variable: str, alternative: str
+) -> None:
+    # Given a port of the stack that something else listens on
+    ports = _free_ports()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", getattr(ports, taken)))
+        squatter.listen()
+        stack = _fake_stack(run_dir, run_dir / "main.py", [], ports)
+
+        # When
+        with pytest.raises(PortInUseError) as raised:
+            stack.start()
+
+    # Then the message says which variable moves it, to which free port, or what else
+    message = str(raised.value)
+    assert message.startswith(f"port {getattr(ports, taken)} is in use")
+    suggested = int(message.split(f"set {variable}=", 1)[1].split()[0])
+    assert port_is_free(suggested)
+    assert suggested not in astuple(ports)
+    assert alternative in message
+    assert all(port_is_free(port) for port in _all_ports(replace(ports, **{taken: suggested})))
 
 
 @pytest.mark.skipif(not FUNCTIONS_SOURCE.exists(), reason="functions/main.py not written yet")
@@ -278,3 +345,64 @@ def test_devstack__real_functions__every_function_answers_health(run_dir: Path) 
     assert statuses == {target: {"status": "ok"} for target in FUNCTIONS}
     assert stack.service_key.startswith("tm_key_")
     assert all(port_is_free(port) for port in _all_ports(stack.ports))
+
+
+@pytest.mark.skipif(not FUNCTIONS_SOURCE.exists(), reason="functions/main.py not written yet")
+def test_devstack__real_stack_restarted__same_keys_no_new_ones_and_moto_state_kept(
+    run_dir: Path,
+) -> None:
+    # Given a first `make dev` that stored an analytics item, then stopped
+    first = DevStack(run_dir / ".run", _free_ports(), env={"PATH": "/usr/bin:/bin"})
+    first.start()
+    try:
+        dynamodb = client("dynamodb", endpoint_url=first.aws_endpoint_url, region="us-east-1")
+        dynamodb.put_item(
+            TableName="ToggleMasterAnalytics",
+            Item={"event_id": {"S": "kept-1"}, "flag_name": {"S": "f"}, "result": {"BOOL": True}},
+        )
+        client("sqs", endpoint_url=first.aws_endpoint_url, region="us-east-1").send_message(
+            QueueUrl=first.queue_url + "-dlq", MessageBody='{"kept": true}'
+        )
+        keys_before = _key_rows(first.auth_database_url)
+    finally:
+        first.stop()
+
+    # When it starts again on the same directory (new ports: nothing else changes)
+    second = DevStack(run_dir / ".run", _free_ports(), env={"PATH": "/usr/bin:/bin"})
+    second.start()
+    try:
+        item = client(
+            "dynamodb", endpoint_url=second.aws_endpoint_url, region="us-east-1"
+        ).get_item(TableName="ToggleMasterAnalytics", Key={"event_id": {"S": "kept-1"}})
+        dead_letters = client(
+            "sqs", endpoint_url=second.aws_endpoint_url, region="us-east-1"
+        ).receive_message(QueueUrl=second.queue_url + "-dlq", WaitTimeSeconds=1)
+        keys_after = _key_rows(second.auth_database_url)
+        validated = _get_json_with_key(f"{second.gateway_url}/validate", second.walkthrough_key)
+    finally:
+        second.stop()
+
+    # Then the keys are the first run's, no key was added, and moto kept its data
+    assert (second.service_key, second.walkthrough_key) == (
+        first.service_key,
+        first.walkthrough_key,
+    )
+    assert keys_after == keys_before
+    assert [name for name, _ in keys_after] == ["evaluation-service", "dev-walkthrough"]
+    assert sorted(validated["scopes"]) == ["evaluate", "read", "write"]
+    assert item["Item"]["flag_name"] == {"S": "f"}
+    assert [m["Body"] for m in dead_letters["Messages"]] == ['{"kept": true}']
+    assert read_env_file(second.env_file)["TM_KEY"] == second.walkthrough_key
+
+
+def _key_rows(auth_database_url: str) -> list[tuple[str, bool]]:
+    with psycopg.connect(auth_database_url) as conn:
+        rows = conn.execute("SELECT name, is_active FROM api_keys ORDER BY id").fetchall()
+    return [(str(name), bool(active)) for name, active in rows]
+
+
+def _get_json_with_key(url: str, key: str) -> dict[str, list[str]]:
+    response = requests.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    response.raise_for_status()
+    body: dict[str, list[str]] = response.json()
+    return body

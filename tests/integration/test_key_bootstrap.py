@@ -12,7 +12,12 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from functions.commands.bootstrap import SERVICE_KEY_NAME, main, provision_service_key
+from functions.commands.bootstrap import (
+    SERVICE_KEY_NAME,
+    keep_or_provision_key,
+    main,
+    provision_service_key,
+)
 from functions.core.adapters.migrations import migrate
 from functions.core.errors import ServiceUnavailable
 from functions.core.keys import publishing
@@ -161,3 +166,85 @@ def test_main__redis_unreachable__exit_1_naming_redis(
     assert status == 1
     assert captured.out == ""
     assert "Redis" in captured.err
+
+
+WALKTHROUGH = frozenset({"read", "write", "evaluate"})
+
+
+def _keys_named(url: str, name: str) -> list[tuple[str, bool]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT key_hash, is_active FROM api_keys WHERE name = %s ORDER BY id", (name,)
+        ).fetchall()
+    return [(str(key_hash), bool(active)) for key_hash, active in rows]
+
+
+def test_keep_or_provision_key__kept_key_still_usable__same_key_nothing_added(
+    auth_db: str, redis_url: str
+) -> None:
+    # Given the key a first `make dev` minted and exported
+    first = keep_or_provision_key(
+        auth_db, name="dev-walkthrough", scopes=WALKTHROUGH, kept=None, redis_url=redis_url
+    )
+    # When `make dev` starts again, twice, with that key
+    again = [
+        keep_or_provision_key(
+            auth_db, name="dev-walkthrough", scopes=WALKTHROUGH, kept=first, redis_url=redis_url
+        )
+        for _ in range(2)
+    ]
+    # Then it is kept, and the database holds that one key, active
+    assert again == [first, first]
+    assert _keys_named(auth_db, "dev-walkthrough") == [(hash_key(first), True)]
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        "UPDATE api_keys SET is_active = FALSE, revoked_at = now()",
+        "UPDATE api_keys SET expires_at = now() - interval '1 second'",
+        "UPDATE api_keys SET scopes = ARRAY['read']",
+        "UPDATE api_keys SET name = 'renamed'",
+    ],
+)
+def test_keep_or_provision_key__kept_key_unusable__new_key_and_the_others_revoked(
+    auth_db: str, redis_url: str, spoil: str
+) -> None:
+    # Given an exported key that was revoked, expired, narrowed or renamed since
+    kept = keep_or_provision_key(
+        auth_db, name="dev-walkthrough", scopes=WALKTHROUGH, kept=None, redis_url=redis_url
+    )
+    with psycopg.connect(auth_db) as conn:
+        conn.execute(spoil)
+    # When `make dev` starts again with it
+    new = keep_or_provision_key(
+        auth_db, name="dev-walkthrough", scopes=WALKTHROUGH, kept=kept, redis_url=redis_url
+    )
+    # Then a new key with the scopes asked for is the only active one of its name
+    assert new != kept
+    assert _keys_named(auth_db, "dev-walkthrough")[-1] == (hash_key(new), True)
+    assert [active for _, active in _keys_named(auth_db, "dev-walkthrough")[:-1]] == [False] * (
+        len(_keys_named(auth_db, "dev-walkthrough")) - 1
+    )
+    with psycopg.connect(auth_db) as conn:
+        (scopes,) = conn.execute(
+            "SELECT scopes FROM api_keys WHERE key_hash = %s", (hash_key(new),)
+        ).fetchone() or (None,)
+    assert sorted(scopes) == sorted(WALKTHROUGH)
+
+
+@pytest.mark.parametrize("kept", [None, "", "not-a-key", "tm_key_" + "0" * 64])
+def test_keep_or_provision_key__nothing_usable_kept__one_active_key_of_the_name(
+    auth_db: str, redis_url: str, kept: str | None
+) -> None:
+    # Given an earlier service key (a database used by another stack before)
+    earlier = provision_service_key(auth_db, redis_url=redis_url)
+    # When `make dev` has no usable key of its own to keep
+    new = keep_or_provision_key(
+        auth_db, name=SERVICE_KEY_NAME, scopes=frozenset({"read"}), kept=kept, redis_url=redis_url
+    )
+    # Then the new key is the only active one: the earlier one is revoked at once
+    assert _keys_named(auth_db, SERVICE_KEY_NAME) == [
+        (hash_key(earlier), False),
+        (hash_key(new), True),
+    ]

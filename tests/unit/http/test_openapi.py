@@ -19,6 +19,7 @@ from functions.commands.openapi import expected, router_of
 from functions.core.names import FUNCTIONS
 from functions.http import startup
 from functions.http.openapi import document
+from tests.unit.http.unreachable import UNREACHABLE_DEPENDENCIES
 
 SOURCE = str(Path(functions.__file__).parent / "main.py")
 ASGI_FUNCTIONS = {"evaluation"}
@@ -26,28 +27,7 @@ ASGI_FUNCTIONS = {"evaluation"}
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 
-UNREACHABLE = "http://127.0.0.1:9"
-"""Nothing listens here: serving the description must need no dependency."""
-ENVIRONMENTS: dict[str, dict[str, str]] = {
-    "auth": {"DATABASE_URL": "postgresql://u:p@127.0.0.1:9/auth", "MASTER_KEY": "m" * 16},
-    "flags": {
-        "DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
-        "REDIS_URL": "redis://127.0.0.1:9",
-        "AUTH_SERVICE_URL": UNREACHABLE,
-    },
-    "targeting": {
-        "DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
-        "REDIS_URL": "redis://127.0.0.1:9",
-        "AUTH_SERVICE_URL": UNREACHABLE,
-    },
-    "evaluation": {
-        "REDIS_URL": "redis://127.0.0.1:9",
-        "CONFIG_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
-        "AUTH_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/auth",
-        "AWS_SQS_URL": f"{UNREACHABLE}/queue",
-    },
-    "analytics": {"AWS_ENDPOINT_URL": UNREACHABLE},
-}
+ENVIRONMENTS = UNREACHABLE_DEPENDENCIES
 
 
 def _operations(described: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -157,13 +137,15 @@ def test_description__seed_create_flag__201_400_401_403_409_with_bearer_key() ->
     assert schema == {"$ref": "#/components/schemas/CreateFlagRequest"}
 
 
-def test_description__seed_create_key__master_key_201_403_400() -> None:
+def test_description__seed_create_key__master_key_201_400_401_403_422() -> None:
     # Given / When
     operation = _operation("auth", "POST", "/admin/keys")
-    # Then
-    assert {"201", "400", "403"} <= set(operation["responses"])
-    assert "401" not in operation["responses"]
+    # Then a missing or bad key is 401, as everywhere; a key without `admin` 403; an
+    # unknown field 422
+    assert {"201", "400", "401", "403", "422"} <= set(operation["responses"])
     assert operation["security"] == [{"masterKey": []}]
+    schema = document(router_of("auth"))["components"]["schemas"]["CreateKeyRequest"]
+    assert schema["additionalProperties"] is False
 
 
 def test_description__seed_evaluate__query_parameters_and_free_form_attributes() -> None:
