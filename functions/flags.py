@@ -1,9 +1,10 @@
-"""The flags function: flags, their state per environment, environments, promotion, and
-configuration files (export and import)."""
+"""The flags function: flags, their state per environment, environments, promotion,
+configuration files (export and import), and the overview of every flag everywhere."""
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 
 import flask
 import functions_framework
@@ -21,9 +22,11 @@ from functions.core.models.environments import (
     UpdateEnvironmentRequest,
 )
 from functions.core.models.flags import CreateFlagRequest, Flag, UpdateFlagRequest
+from functions.core.models.overview import Overview
 from functions.core.services.config_files import ConfigFileService, parse_document
 from functions.core.services.environments import EnvironmentService
 from functions.core.services.flags import DECISION_FIELDS, FlagService
+from functions.core.services.overview import OverviewService
 from functions.core.services.promotion import PromotionService
 from functions.core.settings import FlagsSettings
 from functions.http import wsgi
@@ -36,6 +39,7 @@ from functions.http.requests import (
     YAML_TYPES,
     bearer_token,
     bool_query,
+    int_query,
     read_document,
     read_json,
     wants_yaml,
@@ -76,6 +80,11 @@ def environment_service() -> EnvironmentService:
 @once
 def promotion_service() -> PromotionService:
     return PromotionService(database_url=settings().database_url, redis_url=settings().redis_url)
+
+
+@once
+def overview_service() -> OverviewService:
+    return OverviewService(database_url=settings().database_url)
 
 
 @once
@@ -212,8 +221,7 @@ def promote_flag(request: Request, name: str) -> Response:
 )
 def export_configuration(request: Request) -> Response:
     caller = keys.caller(request, "read")
-    everything = caller.environment is None and "environment" not in request.args
-    environment = None if everything else keys.acting_environment(request, caller)
+    environment = keys.environment_or_all(request, caller)
     document = config_file_service().export(environment=environment)
     return yaml_response(document) if wants_yaml(request) else json_response(document)
 
@@ -242,6 +250,57 @@ def import_configuration(request: Request) -> Response:
             document, dry_run=dry_run, bound_to=caller.environment
         )
     )
+
+
+OVERVIEW_LIMIT = 100
+OVERVIEW_MAX_LIMIT = 500
+
+
+@router.route(
+    "/overview",
+    "GET",
+    summary="Every flag with its state, rules and last change in every environment, by name",
+    responses={200: Overview},
+    parameters=[
+        Parameter("environment", "only this environment (default: every one the key sees)"),
+        Parameter("tag", "only flags carrying this tag (repeat for several)"),
+        Parameter("archived", "true: archived flags too", schema={"type": "boolean"}),
+        Parameter(
+            "limit",
+            f"flags per page (default {OVERVIEW_LIMIT})",
+            schema={"type": "integer", "minimum": 1, "maximum": OVERVIEW_MAX_LIMIT},
+        ),
+        Parameter("after", "the page after this flag name: what `next` carries"),
+    ],
+    errors=[404],
+    access=KEY,
+)
+def overview(request: Request) -> Response:
+    """A key bound to an environment sees that one; naming another is 403."""
+    caller = keys.caller(request, "read")
+    environment = keys.environment_or_all(request, caller)
+    limit = (
+        int_query(request, "limit", default=OVERVIEW_LIMIT, low=1, high=OVERVIEW_MAX_LIMIT)
+        or OVERVIEW_LIMIT
+    )
+    page = overview_service().page(
+        environment=environment,
+        after=request.args.get("after"),
+        limit=limit,
+        tags=request.args.getlist("tag"),
+        include_archived=bool_query(request, "archived"),
+    )
+    following = None
+    if page.last_name is not None:
+        query = [(name, value) for name, value in request.args.items(multi=True) if name != "after"]
+        following = f"/overview?{urlencode([*query, ('after', page.last_name)])}"
+    body = Overview(
+        environments=page.environments,
+        flags=page.flags,
+        config_version=page.config_version,
+        next=following,
+    )
+    return json_response(body)
 
 
 @router.route(

@@ -64,6 +64,13 @@ class KeyCheck:
             default=self._settings().default_environment,
         )
 
+    def environment_or_all(self, request: Request, caller: Caller) -> str | None:
+        """For reads that span environments (export, overview): None (every one) for an
+        unbound key that names none, else the one it names or is bound to."""
+        if caller.environment is None and ENVIRONMENT_PARAMETER not in request.args:
+            return None
+        return self.acting_environment(request, caller)
+
     def environment(self, request: Request, scope: str) -> str:
         """The environment the request acts on, once its key holds `scope`."""
         return self.acting_environment(request, self.caller(request, scope))

@@ -1,6 +1,7 @@
 """Routing: method and path to a handler, a correlation id on every request, the body
-limit of each route, and the one place where an exception becomes an error response
-(500s included). Protocol-neutral: the WSGI and ASGI adapters call `Router.handle`."""
+limit of each route, the one place where an exception becomes an error response
+(500s included), and the request's log line (`functions.http.request_log`).
+Protocol-neutral: the WSGI and ASGI adapters call `Router.handle`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import itertools
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, PathConverter, Rule
 
 from functions.core.errors import (
     InternalError,
@@ -25,7 +27,16 @@ from functions.core.logs import correlation_id
 from functions.core.parsing import check_query
 from functions.http.limits import MAX_BODY_BYTES, body_refusal
 from functions.http.messages import Request, Response
-from functions.http.operations import JSON, Access, Handler, Operation, Parameter
+from functions.http.operations import (
+    JSON,
+    Access,
+    Handler,
+    Operation,
+    Parameter,
+    strict_parameters,
+)
+from functions.http.request_log import RequestLog
+from functions.http.requests import refuse_unknown_parameters
 from functions.http.responses import error_response
 
 CORRELATION_HEADER = "X-Request-Id"
@@ -55,16 +66,37 @@ _request_ids = _RequestIds()
 
 
 def request_id(sent: str | None) -> str:
-    """The request's correlation id: the one it sent (cut to 64 characters), or a new one."""
-    return sent[:MAX_REQUEST_ID] if sent else _request_ids.next()
+    """The request's correlation id: the one it sent (cut to 64 characters) when it is
+    printable ASCII without spaces, or a new one: what it sends ends up in every log line."""
+    if sent and sent.isascii() and sent.isprintable() and " " not in sent:
+        return sent[:MAX_REQUEST_ID]
+    return _request_ids.next()
 
 
 class _Route:
-    __slots__ = ("body_limit", "handler")
+    __slots__ = ("accepted", "body_limit", "handler", "path")
 
-    def __init__(self, handler: Handler, body_limit: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        body_limit: int,
+        path: str,
+        accepted: frozenset[str] | None = None,
+    ) -> None:
         self.handler = handler
         self.body_limit = body_limit
+        self.path = path
+        """The pattern, `/flags/<name>`: what the request log groups answers by."""
+        self.accepted = accepted
+        """The query parameters it takes; None: any (see `operations.strict_parameters`)."""
+
+
+class _AnyTextPath(PathConverter):
+    """Werkzeug's `path`, whose `.` stops at a newline: a flag key holding one (`%0A`)
+    would get the router's 404 instead of the route's own answer (OFREP's
+    FLAG_NOT_FOUND)."""
+
+    regex = "[^/](?s:.)*?"
 
 
 class Router:
@@ -73,12 +105,24 @@ class Router:
 
     Each route also says what it reads and answers (see `Operation`), which is all
     `functions.http.openapi` needs to describe the function.
+
+    `summarise_every`: seconds; successful answers are logged as one summary line per
+    route and status that often, not one line each (the hot path: see `RequestLog`).
     """
 
-    def __init__(self, name: str = "", description: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "",
+        description: str | None = None,
+        *,
+        summarise_every: float | None = None,
+    ) -> None:
         self.name = name
         self.description = description
-        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self.requests = RequestLog(summarise_every)
+        self._map = Map(
+            strict_slashes=False, merge_slashes=False, converters={"path": _AnyTextPath}
+        )
         self._routes: dict[str, _Route] = {}
         self._static: dict[str, dict[str, _Route]] = {}
         """Paths without a variable: method → route, looked up before the URL map."""
@@ -120,7 +164,8 @@ class Router:
             endpoint = f"{handler.__name__}:{path}"
             rule = Rule(path, endpoint=endpoint, methods=list(methods))
             self._map.add(rule)
-            route = _Route(handler, body_limit)
+            accepted = strict_parameters(access, parameters, responses)
+            route = _Route(handler, body_limit, path, accepted)
             self._routes[endpoint] = route
             if not rule.arguments:
                 static = self._static.setdefault(path, {})
@@ -148,11 +193,13 @@ class Router:
 
     def handle(self, request: Request) -> Response:
         """The response to `request`, never an exception: every error is a JSON body,
-        and every response carries the request's correlation id."""
+        every response carries the request's correlation id, every request is logged."""
+        started = time.perf_counter()
         rid = request_id(request.headers.get(CORRELATION_HEADER))
         token = correlation_id.set(rid)
         try:
-            response = self._call(request)
+            response, route = self._call(request)
+            self.requests.note(request.method, request.path, route, response.status, started, rid)
         finally:
             correlation_id.reset(token)
         response.headers[CORRELATION_HEADER] = rid
@@ -177,8 +224,10 @@ class Router:
         endpoint, arguments = adapter.match(method=method)
         return self._routes[endpoint], arguments
 
-    def _call(self, request: Request) -> Response:
+    def _call(self, request: Request) -> tuple[Response, str | None]:
+        """The response, and the pattern of the route that gave it (None: no route did)."""
         path = request.path
+        route: _Route | None = None
         try:
             query = request.query_string
             if "\x00" in path or "%00" in query or "\x00" in query:
@@ -186,23 +235,24 @@ class Router:
             route, arguments = self._match(request.method, path)
             refusal = body_refusal(len(request.body), route.body_limit)
             if refusal is not None:
-                return refusal
-            return route.handler(request, **arguments)
+                return refusal, route.path
+            if route.accepted is not None and query:
+                refuse_unknown_parameters(request, route.accepted)
+            return route.handler(request, **arguments), route.path
         except WerkzeugNotFound:
-            return error_response(NotFound(f"no route for {request.method} {path}"))
+            return error_response(NotFound(f"no route for {request.method} {path}")), None
         except WerkzeugMethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
             response = error_response(
                 MethodNotAllowed(f"{request.method} is not allowed on {path}", allowed=allowed)
             )
             response.headers["Allow"] = allowed
-            return response
+            return response, None
         except ToggleMasterError as exc:
             if exc.status >= 500:
                 log.warning("request failed", extra={"code": exc.code, "error": exc.message})
-            return error_response(exc)
+            return error_response(exc), None if route is None else route.path
         except Exception:
             log.exception("unexpected error", extra={"path": path, "method": request.method})
-            return error_response(
-                InternalError("internal error", correlation_id=correlation_id.get())
-            )
+            internal = InternalError("internal error", correlation_id=correlation_id.get())
+            return error_response(internal), None if route is None else route.path

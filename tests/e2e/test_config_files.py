@@ -152,6 +152,51 @@ def test_import__one_bad_field__422_naming_path_and_nothing_applied(
     assert empty_flags.get("/flags/good_one", headers=headers).status_code == 404
 
 
+def test_import__shared_fields_left_out__kept_and_explicit_empty_clears(
+    api_key: str, empty_flags: FlaskClient
+) -> None:
+    # Given a flag imported with a description, tags and an owner
+    headers = {"Authorization": f"Bearer {api_key}"}
+    described = {"description": "New checkout", "tags": ["checkout"], "owner": "payments"}
+    flag = {"name": "kept_fields", "environments": {"staging": {"enabled": True}}}
+    document = {"version": 1, "environments": [{"key": "staging"}], "flags": [flag]}
+    first = empty_flags.post(
+        "/import", json={**document, "flags": [{**flag, **described}]}, headers=headers
+    )
+    assert first.status_code == 200, first.get_data(as_text=True)
+
+    # When a document that leaves those fields out is planned, then applied
+    dry = empty_flags.post("/import?dry_run=true", json=document, headers=headers)
+    applied = empty_flags.post("/import", json=document, headers=headers)
+
+    # Then the plan changes nothing, and the fields are as they were
+    assert dry.get_json()["plan"] == applied.get_json()["plan"]
+    assert [item["action"] for item in dry.get_json()["plan"]] == ["unchanged"]
+    assert applied.get_json()["applied"] is False
+    stored = empty_flags.get("/flags/kept_fields?environment=staging", headers=headers).get_json()
+    assert {name: stored[name] for name in described} == described
+
+    # When a document says them empty
+    cleared: dict[str, Any] = {"description": "", "tags": [], "owner": None}
+    dry = empty_flags.post(
+        "/import?dry_run=true", json={**document, "flags": [{**flag, **cleared}]}, headers=headers
+    )
+    applied = empty_flags.post(
+        "/import", json={**document, "flags": [{**flag, **cleared}]}, headers=headers
+    )
+
+    # Then the plan shows each cleared, and the import clears them
+    (change,) = [item for item in dry.get_json()["plan"] if "environment" not in item]
+    assert change["changes"] == {
+        "description": {"from": "New checkout", "to": ""},
+        "tags": {"from": ["checkout"], "to": []},
+        "owner": {"from": "payments", "to": None},
+    }
+    assert applied.get_json()["applied"] is True
+    stored = empty_flags.get("/flags/kept_fields?environment=staging", headers=headers).get_json()
+    assert {name: stored[name] for name in cleared} == cleared
+
+
 @pytest.mark.parametrize(
     ("document", "path"),
     [

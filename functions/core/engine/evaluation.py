@@ -9,7 +9,7 @@ Order of precedence:
    DEFAULT -- the seed's "no rule means true";
 4. the rules in order; the first that matches (and whose rollout takes the user)
    serves: reason TARGETING_MATCH, or SPLIT when it serves a weighted split, with
-   ``rule_index`` set;
+   ``rule_index`` set (and ``rule_id``, when the rule has an id);
 5. otherwise the fallthrough: reason DEFAULT, or SPLIT for a split.
 
 Anything unexpected (a variant removed after the rules were parsed, a context that
@@ -54,9 +54,9 @@ def evaluate(
         if definition is None:
             return _NOT_FOUND
         if definition.archived or not enabled:
-            return _variant(definition, definition.off_variant, Reason.DISABLED, None)
+            return _variant(definition, definition.off_variant, Reason.DISABLED)
         if ruleset is None:
-            return _variant(definition, definition.default_variant, Reason.DEFAULT, None)
+            return _variant(definition, definition.default_variant, Reason.DEFAULT)
         return _apply(definition, ruleset, context, _NO_SEGMENTS if segments is None else segments)
     except _TargetingKeyMissing as exc:
         return _failure(definition, "TARGETING_KEY_MISSING", str(exc))
@@ -85,8 +85,8 @@ def _apply(
                 continue
             if split_bucket(rollout_salt(flag_key, rule, index), user) >= rule.rollout_buckets:
                 continue
-        return _serve(definition, rule.serve, context, Reason.TARGETING_MATCH, index)
-    return _serve(definition, ruleset.fallthrough, context, Reason.DEFAULT, None)
+        return _serve(definition, rule.serve, context, Reason.TARGETING_MATCH, index, rule.id)
+    return _serve(definition, ruleset.fallthrough, context, Reason.DEFAULT, None, None)
 
 
 def _serve(
@@ -95,20 +95,25 @@ def _serve(
     context: Context,
     reason: Reason,
     rule_index: int | None,
+    rule_id: str | None,
 ) -> Resolution:
     if not isinstance(serve, SplitServe):
-        return _variant(definition, serve.variant, reason, rule_index)
+        return _variant(definition, serve.variant, reason, rule_index, rule_id)
     user = bucket_key(context, serve.bucket_by)
     if user is None:
         raise _TargetingKeyMissing(f"the split buckets by '{serve.bucket_by}', absent here")
     chosen = serve.weights[pick_index(serve.bounds, split_bucket(definition.key, user))][0]
-    return _variant(definition, chosen, Reason.SPLIT, rule_index)
+    return _variant(definition, chosen, Reason.SPLIT, rule_index, rule_id)
 
 
 def _variant(
-    definition: FlagDefinition, variant: str, reason: Reason, rule_index: int | None
+    definition: FlagDefinition,
+    variant: str,
+    reason: Reason,
+    rule_index: int | None = None,
+    rule_id: str | None = None,
 ) -> Resolution:
-    return Resolution(definition.variants[variant], variant, reason, rule_index)
+    return Resolution(definition.variants[variant], variant, reason, rule_index, rule_id)
 
 
 def _failure(definition: FlagDefinition | None, code: str, message: str) -> Resolution:

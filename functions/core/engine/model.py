@@ -55,6 +55,9 @@ class Resolution:
     variant: str | None
     reason: Reason
     rule_index: int | None = None
+    """The position of the rule that decided (TARGETING_MATCH, or SPLIT by a rule)."""
+    rule_id: str | None = None
+    """That rule's `id`, when it has one."""
     error_code: str | None = None
     error_message: str | None = None
 

@@ -30,7 +30,9 @@ The document is the whole truth for the environments it lists: importing it make
 them hold exactly its flags, states and rules. A flag it leaves out is reset there
 (disabled, no rule), and deleted outright when the document lists every environment
 the database has. Flag definitions and segments are shared by every environment:
-listed ones are created or replaced; a segment it leaves out is deleted only when
+listed ones are created or replaced, except that a flag's `description`, `tags` or
+`owner` left out of the document is left as it is (written as `""`, `[]` or null, it is
+cleared); a segment it leaves out is deleted only when
 the document lists every environment (and names segments at all). `make schemas`
 publishes the JSON Schema in `functions/contracts/`.
 """

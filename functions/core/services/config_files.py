@@ -34,7 +34,7 @@ from functions.core.models.config_file import (
     StateSpec,
 )
 from functions.core.models.flags import Flag
-from functions.core.parsing import json_path
+from functions.core.models.problems import problems
 from functions.core.services import flag_states
 from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import check_stored_rules, delete_unused_segment
@@ -140,12 +140,14 @@ def parse_document(raw: object) -> ConfigDocument:
     try:
         document = ConfigDocument.model_validate(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        paths = [json_path(error["loc"]) for error in errors]
+        found = sorted(problems(exc, ConfigDocument), key=lambda problem: not problem.unknown)
+        details: dict[str, Any] = {"field": found[0].path}
+        if found[0].accepted is not None:
+            details["accepted"] = list(found[0].accepted)
         raise Unprocessable(
-            f"invalid document: {paths[0]}: {errors[0]['msg']}",
-            field=paths[0],
-            fields=[{"path": p, "problem": e["msg"]} for p, e in zip(paths, errors, strict=True)],
+            "invalid document: " + "; ".join(problem.message for problem in found),
+            **details,
+            fields=[{"path": problem.path, "problem": problem.message} for problem in found],
         ) from None
     seen: set[str] = set()
     for index, environment in enumerate(document.environments):
@@ -224,6 +226,12 @@ def _state_view(state: flag_states.FlagState) -> dict[str, Any]:
         "rule": None if rule is None else {"enabled": rule["is_enabled"], "rules": rule["rules"]},
     }
 
+
+KEPT_WHEN_OMITTED = frozenset({"description", "tags", "owner"})
+"""Descriptive fields every environment shares: one a document leaves out of an existing
+flag is left as it is (an explicit `""`, `[]` or null still clears it), so a hand-written
+file does not wipe what the console or the API wrote. Everything else a document leaves
+out takes its default, as the document is the truth for what flags decide."""
 
 _DEFINITION_VIEW = (
     "description",
@@ -347,8 +355,12 @@ def _flag(
     """Plan (and apply) the definition now; the states' writes join `writes`."""
     keys = list(stored)
     definition = _definition(spec, index)
+    kept = frozenset() if found is None else KEPT_WHEN_OMITTED - spec.model_fields_set
     shared = flag_store.Definition.of(
-        definition, tags=spec.tags, owner=spec.owner, archived=spec.archived
+        definition,
+        tags=found.tags if found is not None and "tags" in kept else spec.tags,
+        owner=found.owner if found is not None and "owner" in kept else spec.owner,
+        archived=spec.archived,
     )
     if found is None:
         plan.add("created", flag=spec.name)
@@ -363,6 +375,7 @@ def _flag(
             )
     else:
         was, becomes = _definition_view(found), _definition_view(spec, definition)
+        becomes.update({name: was[name] for name in kept})
         changes = {
             name: {"from": was[name], "to": becomes[name]}
             for name in _DEFINITION_VIEW
@@ -383,7 +396,7 @@ def _flag(
                 spec.name,
                 environment=keys[0],
                 description=spec.description,
-                set_description=True,
+                set_description="description" not in kept,
             )
             flag_store.set_definition(conn, spec.name, shared)
     for key in keys:

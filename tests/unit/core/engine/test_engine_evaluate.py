@@ -156,6 +156,37 @@ def test_evaluate__rules_in_order__first_match_wins(colours: FlagDefinition) -> 
     assert nobody == Resolution("#00f", "blue", Reason.DEFAULT)
 
 
+def test_evaluate__rule_with_id_decides__resolution_names_rule_id_and_index(
+    colours: FlagDefinition,
+) -> None:
+    # Given a rule without id, then one with an id and a split, then the fallthrough
+    ruleset = parse_ruleset(
+        _full(
+            [
+                {"type": "USERS", "users": ["u1"], "serve": {"variant": "green"}},
+                {
+                    "id": "beta",
+                    "type": "USERS",
+                    "users": ["u2"],
+                    "serve": {"split": {"red": 50, "green": 50}},
+                },
+            ]
+        ),
+        colours,
+        (),
+    )
+
+    # When
+    first, second, nobody = (
+        evaluate(colours, True, ruleset, {"user_id": user}) for user in ("u1", "u2", "u3")
+    )
+
+    # Then the id-less rule is named by index only, the other by both; the fallthrough by none
+    assert (first.reason, first.rule_index, first.rule_id) == (Reason.TARGETING_MATCH, 0, None)
+    assert (second.reason, second.rule_index, second.rule_id) == (Reason.SPLIT, 1, "beta")
+    assert (nobody.reason, nobody.rule_index, nobody.rule_id) == (Reason.DEFAULT, None, None)
+
+
 def test_evaluate__integer_user_id__taken_as_decimal_string(colours: FlagDefinition) -> None:
     # Given
     ruleset = parse_ruleset(
