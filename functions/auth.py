@@ -15,7 +15,7 @@ import functions_framework
 
 from functions.core.adapters.database_readiness import database_check
 from functions.core.adapters.readiness import Check, redis_check
-from functions.core.errors import BadRequest
+from functions.core.errors import InvalidValue
 from functions.core.models.keys import (
     AuditEntry,
     AuthStats,
@@ -57,6 +57,7 @@ def service() -> AuthService:
         database_url=config.database_url,
         master_key=config.master_key,
         redis_url=config.redis_url,
+        config_database_url=config.config_database_url,
     )
 
 
@@ -216,7 +217,7 @@ def validate(request: Request) -> Response:
 def environment_keys(request: Request, environment: str) -> Response:
     service().authorize_key_count(bearer_token(request), environment)
     if not is_environment_name(environment):
-        raise BadRequest(
+        raise InvalidValue(
             f"an environment name is {ENVIRONMENT_RULE}",
             field="environment",
         )

@@ -20,6 +20,8 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 
 from functions.core.adapters.redis_clients import redis_client
+from functions.core.engine import Resolution
+from functions.core.errors import Unprocessable
 from functions.core.models.evaluation import (
     BulkEvaluateRequest,
     BulkEvaluationResult,
@@ -45,7 +47,11 @@ from functions.http.startup import on_shutdown, once
 if TYPE_CHECKING:
     from functions.core.events.publisher import EventPublisher
 
-router = Router("evaluation", __doc__)
+REQUEST_SUMMARY_SECONDS = 10.0
+"""Successful answers are logged as one line per route and status this often, not one
+line each: a line costs more than a decision (see `functions.http.request_log`)."""
+
+router = Router("evaluation", __doc__, summarise_every=REQUEST_SUMMARY_SECONDS)
 
 RESERVED_PARAMETERS = frozenset({"user_id", "flag_name", "environment"})
 
@@ -227,8 +233,8 @@ def evaluate_context(request: Request) -> Response:
     evaluator = service()
     snapshot = evaluator.snapshot()
     caller = evaluator.caller(snapshot, api_key(request))
-    environment = evaluator.environment(snapshot, caller, request.args.get("environment"))
     body = read_json(request, EvaluateRequest)
+    environment = evaluator.environment(snapshot, caller, requested_environment(request, body))
     decision = evaluator.decide(
         snapshot,
         environment=environment,
@@ -258,8 +264,8 @@ def evaluate_all(request: Request) -> Response:
     evaluator = service()
     snapshot = evaluator.snapshot()
     caller = evaluator.caller(snapshot, api_key(request))
-    environment = evaluator.environment(snapshot, caller, request.args.get("environment"))
     body = read_json(request, BulkEvaluateRequest)
+    environment = evaluator.environment(snapshot, caller, requested_environment(request, body))
     tag = ofrep.etag(snapshot.etag(environment), request.body)
     if ofrep.not_modified(request, tag):
         return Response(b"", 304, {"ETag": tag})
@@ -276,6 +282,8 @@ def evaluate_all(request: Request) -> Response:
             "variant": resolution.variant,
             "reason": str(resolution.reason),
         }
+        if resolution.rule_index is not None:
+            add_rule(answer, resolution)
         if resolution.error_code is not None:
             answer["error_code"] = resolution.error_code
         flags[decision.flag_name] = answer
@@ -295,11 +303,27 @@ def evaluate_all(request: Request) -> Response:
 ofrep.add_routes(router, service)
 
 
+def requested_environment(
+    request: Request, body: EvaluateRequest | BulkEvaluateRequest
+) -> str | None:
+    """The environment `?environment=` or the body names (None: neither). Both, and not
+    the same one, is refused: deciding in either would surprise someone."""
+    asked = request.args.get("environment")
+    if asked is not None and body.environment is not None and asked != body.environment:
+        raise Unprocessable(
+            f"the query string asks for environment '{asked}' and the body for"
+            f" '{body.environment}': name it in one place only",
+            field="environment",
+            parameter="environment",
+        )
+    return body.environment if asked is None else asked
+
+
 def _answer(
     decision: Decision, user_id: str, environment: str, freshness: Freshness
 ) -> dict[str, object]:
     resolution = decision.resolution
-    return {
+    answer: dict[str, object] = {
         "flag_name": decision.flag_name,
         "user_id": user_id,
         "result": decision.result,
@@ -311,6 +335,16 @@ def _answer(
         "config_age_ms": freshness.age_ms,
         "stale": freshness.stale,
     }
+    if resolution.rule_index is not None:
+        add_rule(answer, resolution)
+    return answer
+
+
+def add_rule(answer: dict[str, object], resolution: Resolution) -> None:
+    """The rule that decided: `rule_index`, and `rule_id` when the rule has an id."""
+    answer["rule_index"] = resolution.rule_index
+    if resolution.rule_id is not None:
+        answer["rule_id"] = resolution.rule_id
 
 
 @functions_framework.aio.http

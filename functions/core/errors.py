@@ -78,6 +78,27 @@ class Unprocessable(ToggleMasterError):
     code = "unprocessable"
 
 
+class UnknownField(Unprocessable):
+    """A body field the endpoint does not take: most often a typo, which would otherwise
+    do nothing. The details name it (`field`) and list what is `accepted`."""
+
+    code = "unknown_field"
+
+
+class InvalidValue(Unprocessable):
+    """A field or query parameter with a value of the wrong type or out of range; the
+    details name it and say what it must be. (A missing required field stays a 400, as
+    the seed's clients expect.)"""
+
+    code = "invalid_value"
+
+
+class UnknownParameter(Unprocessable):
+    """A query parameter the endpoint does not take; `parameter` and `accepted` say."""
+
+    code = "unknown_parameter"
+
+
 class ServiceUnavailable(ToggleMasterError):
     """A dependency is down; the client may retry."""
 

@@ -19,15 +19,28 @@ EnvironmentDisplayName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]
 """An environment's name as people read it ("Staging")."""
-FlagName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+NAME_RULE = "1 to 100 of A-Z, a-z, 0-9, '_', '.' and '-', starting with a letter or digit"
+STORED_NAME_PATTERN = r"^[^/\x00-\x1f\x7f]{1,100}$"
+FlagName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """What a new flag may be called."""
-StoredFlagName = Annotated[str, StringConstraints(pattern=r"^[^/\x00-\x1f\x7f]{1,100}$")]
+StoredFlagName = Annotated[str, StringConstraints(pattern=STORED_NAME_PATTERN)]
 """What a flag may already be called: databases migrated from the old schema hold
 names like "New checkout v2", which must stay addressable, exportable and importable."""
 MAX_FLAG_NAME = 100
 """Evaluation decides any name the old schema could store, and nothing longer."""
-SegmentKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+SegmentKey = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 MAX_USER_ID = 256
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,49}$"
+
+PATTERN_RULES = {
+    ENVIRONMENT_PATTERN: ENVIRONMENT_RULE,
+    NAME_PATTERN: NAME_RULE,
+    STORED_NAME_PATTERN: "1 to 100 characters, without '/' or control characters",
+    TAG_PATTERN: "1 to 50 of A-Z, a-z, 0-9, '_', '.', ':', '/' and '-', starting with a"
+    " letter or digit",
+}
+"""Each name pattern as a person reads it: what a refusal says instead of the regex."""
 
 FUNCTIONS = ("auth", "flags", "targeting", "evaluation", "analytics")
 """Every HTTP function, by its module and target name, in start order: evaluation and

@@ -83,8 +83,3 @@ def check_query(values: Iterable[str]) -> None:
     for value in values:
         if "\x00" in value:
             raise BadRequest("the URL may not contain NUL characters (%00)")
-
-
-def json_path(location: Iterable[int | str]) -> str:
-    """`("flags", 1, "name")` → `$.flags[1].name`: how every 422 points at a field."""
-    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)

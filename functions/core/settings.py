@@ -75,9 +75,14 @@ class AwsSettings(Settings):
 
 
 class AuthSettings(Settings):
+    """`CONFIG_DATABASE_URL` (the flags function's database, read only): where auth
+    learns which environments exist, so that no key is bound to one that does not.
+    Without it, only the environment name's syntax is checked."""
+
     database_url: PostgresUrl = Field(alias="DATABASE_URL")
     master_key: str = Field(alias="MASTER_KEY", min_length=12)
     redis_url: RedisUrl | None = Field(None, alias="REDIS_URL")
+    config_database_url: PostgresUrl | None = Field(None, alias="CONFIG_DATABASE_URL")
 
 
 class FlagsSettings(Settings):

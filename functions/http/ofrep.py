@@ -14,7 +14,9 @@ every OpenFeature SDK's OFREP provider uses ToggleMaster unchanged.
 Reasons: ToggleMaster's DEFAULT without any rule is the protocol's STATIC (the value
 does not depend on the context); with rules that none matched, it stays DEFAULT.
 `metadata` carries the freshness contract: `config_version`, `config_age_ms`, `stale`,
-and the `environment` decided in.
+and the `environment` decided in; and when a rule decided, `rule_index` (its position)
+and `rule_id` (its `id`, when it has one), in the snake_case of our other metadata
+(OpenFeature names no key for the rule).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from functions.core.errors import (
     EnvironmentNotFound,
     Forbidden,
     Unauthorized,
+    Unprocessable,
 )
 from functions.core.models.errors import ErrorBody
 from functions.core.models.ofrep import (
@@ -47,11 +50,13 @@ from functions.core.snapshot.state import Snapshot
 from functions.http.access import ENVIRONMENT
 from functions.http.messages import Request, Response
 from functions.http.operations import Access, Parameter
-from functions.http.requests import api_key
+from functions.http.requests import api_key, refuse_unknown_parameters
 from functions.http.responses import fast_json_response
 from functions.http.router import Router
 
 PREFIX = "/ofrep/v1/evaluate/flags"
+QUERY_PARAMETERS = frozenset({ENVIRONMENT.name})
+"""What the protocol's routes take beyond the protocol: another is a GENERAL error."""
 
 _API_KEY_HEADER = Parameter(
     "X-API-Key", "the API key, instead of `Authorization: Bearer`", location="header"
@@ -171,8 +176,10 @@ def _access(evaluator: EvaluationService, request: Request) -> tuple[Snapshot, s
     snapshot = evaluator.snapshot()  # 503 while the first snapshot loads
     caller = evaluator.caller(snapshot, api_key(request))
     try:
+        if request.query_string:
+            refuse_unknown_parameters(request, QUERY_PARAMETERS)
         environment = evaluator.environment(snapshot, caller, request.args.get("environment"))
-    except (EnvironmentNotFound, BadRequest) as exc:
+    except (EnvironmentNotFound, BadRequest, Unprocessable) as exc:
         raise _Refusal("GENERAL", exc.message) from None
     return snapshot, environment
 
@@ -239,6 +246,10 @@ def _item(decision: Decision, freshness: Freshness | None, environment: str) -> 
     metadata = {} if freshness is None else _metadata(freshness, environment)
     if resolution.reason is engine.Reason.DEFAULT and decision.has_rules:
         metadata["reason"] = "DEFAULT"
+    elif resolution.rule_index is not None:
+        metadata["rule_index"] = resolution.rule_index
+        if resolution.rule_id is not None:
+            metadata["rule_id"] = resolution.rule_id
     if metadata:
         item["metadata"] = metadata
     return item

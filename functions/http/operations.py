@@ -5,7 +5,7 @@ keeps them; `functions.http.openapi` turns them into the function's description.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +41,23 @@ class Parameter:
     free_form: bool = False
 
 
+def strict_parameters(
+    access: Access, parameters: Sequence[Parameter], responses: Mapping[int, Any] | None
+) -> frozenset[str] | None:
+    """The query parameters a route refuses anything beyond (422), or None when the
+    router checks none: the API's routes (those behind a key) take exactly those they
+    declare, unless one gathers the rest (`free_form`: `GET /evaluate`'s attributes) or
+    answers its protocol's own 400 (OFREP, which checks them itself). Open routes
+    (probes, descriptions) are what probes and browsers call with whatever they append."""
+    if (
+        access is Access.NONE
+        or any(parameter.free_form for parameter in parameters)
+        or 400 in (responses or {})
+    ):
+        return None
+    return frozenset(p.name for p in parameters if p.location == "query")
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One method on one path. Bodies are types (a model, `list[Model]`, a union) by media
@@ -73,10 +90,12 @@ class Operation:
         errors = {400, 500, *self.errors}
         if self.body:
             errors.add(413)
-        if self.access is Access.KEY:
-            errors |= {401, 403, 503}
-        elif self.access is Access.MASTER:
-            errors |= {403, 503}
+        strict = strict_parameters(self.access, self.parameters, self.responses) is not None
+        takes_input = bool(self.body or self.parameters) and 400 not in self.responses
+        if strict or takes_input:
+            errors.add(422)  # an unknown body field or query parameter, or a wrong value
+        if self.access is not Access.NONE:
+            errors |= {401, 403, 503}  # no key or a bad one; a good one without the right
         answers: dict[int, Any] = dict(self.responses)
         for status in errors - answers.keys():
             answers[status] = InternalErrorBody if status == 500 else ErrorBody

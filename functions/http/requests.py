@@ -11,8 +11,16 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from functions.core.errors import BadRequest, PayloadTooLarge
-from functions.core.parsing import json_path, parse_json, parse_yaml
+from functions.core.errors import (
+    BadRequest,
+    InvalidValue,
+    PayloadTooLarge,
+    UnknownField,
+    UnknownParameter,
+    Unprocessable,
+)
+from functions.core.models.problems import Problem, accepted_fields, problems
+from functions.core.parsing import parse_json, parse_yaml
 from functions.http.limits import MAX_BODY_BYTES
 from functions.http.messages import Request
 
@@ -57,33 +65,63 @@ def read_document(request: Request, *, limit: int) -> Any:
 
 
 def read_json(request: Request, model: type[Model], *, optional: bool = False) -> Model:
-    """Parse the body into `model`; every way it can be wrong is a 400 naming the field.
-    `optional`: an empty body is the model's defaults."""
+    """Parse the body into `model`. An unknown field is a 422 naming it and the accepted
+    ones; any other way it can be wrong is a 400 naming the field. `optional`: an empty
+    body is the model's defaults."""
     raw = read_limited(request)
     if not raw.strip():
         if optional:
             return model.model_validate({})
-        raise BadRequest("a JSON body is required")
+        required = ", ".join(f'"{name}": ...' for name in _required(model))
+        raise BadRequest(
+            f"a JSON body is required: send an object such as {{{required}}}",
+            accepted=list(accepted_fields(model)),
+        )
     document = parse_json(raw)
     if not isinstance(document, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise BadRequest(
+            f"the body must be a JSON object, not {_json_kind(document)}",
+            accepted=list(accepted_fields(model)),
+        )
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise BadRequest(
-            "invalid request body: " + "; ".join(_describe(e) for e in exc.errors()),
-            fields=[_field(e) for e in exc.errors()],
-        ) from None
+        raise validation_refusal(problems(exc, model)) from None
 
 
-def _field(error: Any) -> dict[str, str]:
-    problem = "is required" if error["type"] == "missing" else error["msg"]
-    return {"path": json_path(error["loc"]), "problem": problem}
+def validation_refusal(found: list[Problem]) -> BadRequest | Unprocessable:
+    """The one error for a body's problems: 422 when a field is unknown (with the fields
+    accepted) or has a wrong value, 400 when required fields are only missing (the seed's
+    contract); `field` is the first at fault (an unknown one first), `fields` lists them
+    all."""
+    found = sorted(found, key=lambda problem: not problem.unknown)
+    message = "; ".join(problem.message for problem in found)
+    fields = [{"path": problem.path, "problem": problem.message} for problem in found]
+    unknown = next((problem for problem in found if problem.unknown), None)
+    if unknown is not None:
+        return UnknownField(
+            message, field=unknown.field, accepted=list(unknown.accepted or ()), fields=fields
+        )
+    if all(problem.missing for problem in found):
+        return BadRequest(message, field=found[0].field, fields=fields)
+    wrong = next(problem for problem in found if not problem.missing)
+    return InvalidValue(message, field=wrong.field, fields=fields)
 
 
-def _describe(error: Any) -> str:
-    field = _field(error)
-    return f"{field['path'].removeprefix('$.')} {field['problem']}"
+def _required(model: type[Model]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items() if info.is_required()]
+
+
+def _json_kind(document: object) -> str:
+    if isinstance(document, list):
+        return "a list"
+    if isinstance(document, str):
+        return "a string"
+    if isinstance(document, bool):
+        return "a boolean"
+    if isinstance(document, int | float):
+        return "a number"
+    return "null"
 
 
 def wants_yaml(request: Request) -> bool:
@@ -102,19 +140,22 @@ def bool_query(request: Request, name: str) -> bool:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise BadRequest(f"query parameter '{name}' must be true or false", parameter=name)
+    raise InvalidValue(
+        f"query parameter '{name}' must be true or false, not '{value}'", parameter=name
+    )
 
 
 def int_query(
     request: Request, name: str, *, default: int | None, low: int, high: int
 ) -> int | None:
-    """An integer query parameter within bounds; absent → `default`, anything else → 400."""
+    """An integer query parameter within bounds; absent → `default`, anything else → 422."""
     raw = request.args.get(name)
     if raw is None:
         return default
     if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
-        raise BadRequest(
-            f"query parameter '{name}' must be an integer from {low} to {high}", parameter=name
+        raise InvalidValue(
+            f"query parameter '{name}' must be a whole number from {low} to {high}",
+            parameter=name,
         )
     return int(raw)
 
@@ -125,7 +166,21 @@ def text_query(request: Request, name: str, *, limit: int) -> str:
     if not value:
         raise BadRequest(f"query parameter '{name}' is required", parameter=name)
     if len(value) > limit:
-        raise BadRequest(
+        raise InvalidValue(
             f"query parameter '{name}' is longer than {limit} characters", parameter=name
         )
     return value
+
+
+def refuse_unknown_parameters(request: Request, accepted: frozenset[str]) -> None:
+    """422 for a query parameter outside `accepted`: a misspelt `?enviroment=` would
+    otherwise act on the default environment, silently."""
+    for name in request.args:
+        if name not in accepted:
+            listed = ", ".join(sorted(accepted))
+            raise UnknownParameter(
+                f"unknown query parameter '{name}'; "
+                + (f"accepted parameters: {listed}" if accepted else "this endpoint takes none"),
+                parameter=name,
+                accepted=sorted(accepted),
+            )

@@ -142,7 +142,7 @@ def test_environments__crud__default_protected(stack: DevStack, api_key: str) ->
     assert deleted.status_code == 204
     assert _call("GET", f"{flags}/environments/{key}", api_key).status_code == 404
     assert default.status_code == 409 and "default" in default.json()["error"]
-    assert bad.status_code == 400
+    assert bad.status_code == 422
 
 
 def test_delete_environment__keys_bound__409(stack: DevStack, api_key: str) -> None:

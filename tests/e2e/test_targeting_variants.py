@@ -122,20 +122,58 @@ def test_post_evaluate__string_flag_with_attribute_rule__serves_the_matching_var
     assert query["variant"] == "control"  # no `seats`: a missing attribute never matches
 
 
+def test_evaluate__rule_decides__answers_name_the_rule_everywhere(api: Api) -> None:
+    # Given a flag whose first rule has no id and whose second has one
+    flag = api.string_flag()
+    rules = {
+        "rules": [
+            {"type": "USERS", "users": ["ana"], "serve": {"variant": "green"}},
+            {"id": "pt", "type": "USERS", "users": ["rui"], "serve": {"variant": "blue"}},
+        ]
+    }
+    assert api.rules(flag, rules).status_code == 201
+    # When each user is decided by /evaluate, /evaluate/all and OFREP
+    ana, rui, eve = (api.evaluate(flag, {"user_id": user}) for user in ("ana", "rui", "eve"))
+    bulk = api.ok(
+        "evaluation", "POST", "/evaluate/all", json={"context": {"user_id": "rui"}, "flags": [flag]}
+    )
+    ofrep = api.ok(
+        "evaluation",
+        "POST",
+        f"/ofrep/v1/evaluate/flags/{flag}",
+        json={"context": {"targetingKey": "rui"}},
+    )
+    # Then a rule's answer names its index (and id when it has one); the fallthrough none
+    assert (ana["reason"], ana["rule_index"], "rule_id" in ana) == ("TARGETING_MATCH", 0, False)
+    assert (rui["rule_index"], rui["rule_id"]) == (1, "pt")
+    assert "rule_index" not in eve and eve["reason"] == "DEFAULT"
+    assert bulk["flags"][flag] == {
+        "result": True,
+        "value": "#00f",
+        "variant": "blue",
+        "reason": "TARGETING_MATCH",
+        "rule_index": 1,
+        "rule_id": "pt",
+    }
+    assert (ofrep["metadata"]["rule_index"], ofrep["metadata"]["rule_id"]) == (1, "pt")
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "status"),
     [
-        {"flag_name": "any"},
-        {"flag_name": "any", "context": {"country": "PT"}},
-        {"flag_name": "any", "context": {"user_id": 7}},
-        {"flag_name": "any", "context": {"user_id": ""}},
+        ({"flag_name": "any"}, 400),  # no context at all: missing, as the seed's 400
+        ({"flag_name": "any", "context": {"country": "PT"}}, 422),
+        ({"flag_name": "any", "context": {"user_id": 7}}, 422),
+        ({"flag_name": "any", "context": {"user_id": ""}}, 422),
     ],
 )
-def test_post_evaluate__no_user_id__400(api: Api, body: dict[str, Any]) -> None:
+def test_post_evaluate__no_user_id__4xx_naming_the_context(
+    api: Api, body: dict[str, Any], status: int
+) -> None:
     # Given / When
     answer = api.call("evaluation", "POST", "/evaluate", json=body)
     # Then
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == status, answer.text
     assert answer.json()["fields"][0]["path"] == "$.context"
 
 
@@ -450,7 +488,7 @@ def test_segments__key_bound_to_an_environment__cannot_change_them(
         ({"conditions": {"attribute": "plan", "op": "nope", "value": 1}}, "$.conditions.op", 422),
         ({"conditions": {"any": []}}, "$.conditions.any", 422),
         ({"included": [""]}, "$.included[0]", 422),
-        ({"included": "ana"}, None, 400),
+        ({"included": "ana"}, None, 422),
     ],
 )
 def test_create_segment__invalid_document__refused_naming_the_field(

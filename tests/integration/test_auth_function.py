@@ -54,22 +54,46 @@ def test_create_key__wrong_or_missing_master__403_json(
     headers = {"Authorization": authorization} if authorization else {}
     # When a key is requested
     response = client.post("/admin/keys", json={"name": "platform"}, headers=headers)
-    # Then it is refused with a JSON error
+    # Then it is the seed's 403 (DESIGN.md §2), with a JSON error saying which
     assert response.status_code == 403
-    assert response.get_json()["error"]
+    body = response.get_json()
+    assert body["reason"] in ("missing", "not_a_key")
+    assert "master key" in body["error"]
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"name": ""}, {"name": 12}, {"name": "x" * 101}, {"other": "platform"}]
+    ("body", "status"),
+    [
+        ({}, 400),
+        ({"name": ""}, 400),
+        ({"name": None}, 400),
+        ({"name": 12}, 422),
+        ({"name": "x" * 101}, 422),
+    ],
 )
-def test_create_key__bad_name__400_json(client: FlaskClient, body: dict[str, object]) -> None:
-    # Given / When a key is requested with a missing or bad name
+def test_create_key__missing_name_400_bad_name_422_json(
+    client: FlaskClient, body: dict[str, object], status: int
+) -> None:
+    # Given / When a key is requested with a missing (the seed's 400) or a bad name
     response = client.post(
         "/admin/keys", json=body, headers={"Authorization": f"Bearer {MASTER_KEY}"}
     )
     # Then
-    assert response.status_code == 400
+    assert response.status_code == status
     assert "name" in response.get_json()["error"]
+
+
+def test_create_key__unknown_field__422_naming_it_and_name_required(client: FlaskClient) -> None:
+    # Given / When a key is requested with a field auth does not take, and no name
+    response = client.post(
+        "/admin/keys", json={"other": "platform"}, headers={"Authorization": f"Bearer {MASTER_KEY}"}
+    )
+    # Then the unknown field is refused first, and the missing name said too
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["field"] == "other"
+    assert body["accepted"] == ["name", "scopes", "environment", "expires_at"]
+    assert "'name' is required" in body["error"]
 
 
 def test_validate__active_key__200_with_identity(client: FlaskClient) -> None:

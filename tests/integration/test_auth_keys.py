@@ -109,13 +109,13 @@ def test_create_key__scopes_environment_expiry__validate_returns_them(client: Fl
         ({"scopes": ["admin"], "environment": "staging"}, "environment"),
     ],
 )
-def test_create_key__bad_scopes_environment_or_expiry__400_naming_the_field(
+def test_create_key__bad_scopes_environment_or_expiry__422_naming_the_field(
     client: FlaskClient, auth_db: str, body: dict[str, Any], field: str
 ) -> None:
     # Given / When a key is requested with a bad field
     response = client.post("/admin/keys", json={"name": "x", **body}, headers=MASTER)
     # Then it is refused naming the field, and nothing is stored
-    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.status_code == 422, response.get_data(as_text=True)
     assert field in response.get_data(as_text=True)
     with psycopg.connect(auth_db) as conn:
         assert conn.execute("SELECT count(*) FROM api_keys").fetchone() == (0,)
@@ -282,11 +282,11 @@ def test_rotate_key__grace_period__both_keys_work_until_it_ends(client: FlaskCli
 
 
 @pytest.mark.parametrize("body", [{"grace_seconds": -1}, {"grace_seconds": "60"}])
-def test_rotate_key__bad_grace__400(client: FlaskClient, body: dict[str, Any]) -> None:
+def test_rotate_key__bad_grace__422(client: FlaskClient, body: dict[str, Any]) -> None:
     # Given / When / Then
     old = _create(client)
     response = client.post(f"/admin/keys/{old['id']}/rotate", json=body, headers=MASTER)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "grace_seconds" in response.get_json()["error"]
 
 
@@ -310,9 +310,9 @@ def test_audit__pages__newest_first_with_before_id(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=abc", "limit=1001", "before_id=-1"])
-def test_audit__bad_paging__400(client: FlaskClient, query: str) -> None:
+def test_audit__bad_paging__422(client: FlaskClient, query: str) -> None:
     # Given / When / Then
-    assert client.get(f"/admin/audit?{query}", headers=MASTER).status_code == 400
+    assert client.get(f"/admin/audit?{query}", headers=MASTER).status_code == 422
 
 
 def test_environment_keys__bound_keys__counts_active_ones_for_a_write_key_bound_there(
@@ -373,11 +373,11 @@ def test_environment_keys__key_bound_elsewhere_or_without_write__403(
     assert "active_keys" not in response.get_json()
 
 
-def test_environment_keys__bad_name_or_no_key__400_and_401(client: FlaskClient) -> None:
+def test_environment_keys__bad_name_or_no_key__422_and_401(client: FlaskClient) -> None:
     # Given a key
     key = _create(client)["key"]
     # When / Then
-    assert client.get("/environments/Bad!/keys", headers=_bearer(key)).status_code == 400
+    assert client.get("/environments/Bad!/keys", headers=_bearer(key)).status_code == 422
     assert client.get("/environments/staging/keys").status_code == 401
     assert client.get("/environments/staging/keys", headers=_bearer("tm_key_x")).status_code == 401
 

@@ -52,7 +52,10 @@ def expect_object(
         if not isinstance(key, str):
             raise RuleValidationError(path, "member names must be strings")
         if key not in required and key not in optional:
-            raise RuleValidationError(child(path, key), "is not a known field")
+            accepted = ", ".join(sorted({*required, *optional}))
+            raise RuleValidationError(
+                child(path, key), f"is not a known field; accepted fields: {accepted}"
+            )
     for key in required:
         if key not in document:
             raise RuleValidationError(child(path, key), "is required")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core.errors import BadRequest, Forbidden
-from functions.core.models.keys import SEED_SCOPES
+from functions.core.errors import Forbidden, InvalidValue, Unauthorized
+from functions.core.models.keys import SEED_SCOPES, Refusal
 from functions.core.names import ENVIRONMENT_RULE, is_environment_name
 
 ENVIRONMENT_PARAMETER = "environment"
@@ -27,17 +27,26 @@ class Caller:
     """The environment the key is bound to; None acts on every environment."""
 
     def require(self, scope: str) -> None:
+        """403 when the key lacks `scope`: the key is good, it may not do this."""
         if scope not in self.scopes:
+            held = ", ".join(sorted(self.scopes))
             raise Forbidden(
-                f"this API key lacks the '{scope}' scope",
+                f"this API key lacks the '{scope}' scope (it has: {held}); use a key that"
+                f' has it, or create one with POST /admin/keys and "scopes": ["{scope}"]',
                 missing_scope=scope,
                 scopes=sorted(self.scopes),
             )
 
 
+def refused(refusal: Refusal) -> Unauthorized:
+    """The 401 for a key that is missing or not good (unknown, revoked, expired, rotated
+    out, the master key outside /admin): `reason` says which, the message what to do."""
+    return Unauthorized(refusal.message, reason=refusal.reason)
+
+
 def resolve_environment(caller: Caller, requested: str | None, *, default: str) -> str:
     if requested is not None and not is_environment_name(requested):
-        raise BadRequest(
+        raise InvalidValue(
             f"query parameter 'environment' must be {ENVIRONMENT_RULE}", parameter="environment"
         )
     if caller.environment is not None:

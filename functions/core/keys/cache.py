@@ -3,7 +3,7 @@ ask the auth function each time.
 
 Three layers, nearest first:
 
-1. in-process: key hash → `Grant` (or `REFUSED`), one dict per process;
+1. in-process: key hash → `Grant` (or the `Refusal` auth gave), one dict per process;
 2. Redis: `tm:keys:grant:<hash>` → the grant as JSON. Only auth writes it, right after
    it validated the key against its table; it lives until the key expires and at most
    `publishing.ENTRY_TTL_SECONDS`;
@@ -58,7 +58,7 @@ from typing import Any
 import redis
 
 from functions.core.keys.publishing import note_usage
-from functions.core.models.keys import REFUSED, Grant, Refusal
+from functions.core.models.keys import Grant, Refusal
 from functions.core.redis_keys import KEY_CHANGES_CHANNEL, KEY_GRANT_PREFIX
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,10 @@ class KeyCache:
         trusted = entry.durable and (isinstance(entry.value, Refusal) or now < self._trusted_until)
         if now - entry.stored_at > (self._max_age if trusted else TRUST_WINDOW):
             return None
-        if isinstance(entry.value, Grant) and entry.value.expired(time.time()):
-            return REFUSED
-        return entry.value
+        value = entry.value
+        if isinstance(value, Grant) and value.expires_at is not None and value.expired(time.time()):
+            return Refusal.expired(value.expires_at)
+        return value
 
     def read_shared(self, key_hash: str) -> Grant | None:
         """The grant auth published in Redis, if any (None also when Redis is down)."""

@@ -16,8 +16,8 @@ import requests
 
 from functions.core.adapters.http_sessions import ThreadSessions
 from functions.core.adapters.redis_clients import redis_client
-from functions.core.errors import ServiceUnavailable, Unauthorized
-from functions.core.keys.access import Caller
+from functions.core.errors import ServiceUnavailable
+from functions.core.keys.access import Caller, refused
 from functions.core.keys.cache import KeyCache
 from functions.core.keys.material import hash_key, looks_like_key
 from functions.core.mappers.keys import grant_from_validation
@@ -56,15 +56,15 @@ class AuthClient:
 
     def validate(self, token: str | None) -> Caller:
         if not token:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+            raise refused(Refusal.missing())
         if not looks_like_key(token):
-            raise Unauthorized("invalid or inactive API key")
+            raise refused(Refusal.not_a_key())
         key_hash = hash_key(token)
         answer = self._cache.lookup(key_hash)
         if answer is None:
             answer = self._resolve(key_hash, token)
         if isinstance(answer, Refusal):
-            raise Unauthorized("invalid or inactive API key")
+            raise refused(answer)
         self._cache.note_use(answer.key_id)
         return Caller(
             key_id=answer.key_id,
@@ -95,7 +95,22 @@ class AuthClient:
         except requests.RequestException as exc:
             raise ServiceUnavailable("the auth function is unreachable") from exc
         if response.status_code in (401, 403):
-            return REFUSED
+            return _refusal(response)
         if response.status_code != 200:
             raise ServiceUnavailable("the auth function answered with an error")
         return grant_from_validation(body=response.json())
+
+
+def _refusal(response: requests.Response) -> Refusal:
+    """Auth's reason for refusing the key, as its 401 said it (an unknown key when the
+    body says nothing usable)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return REFUSED
+    if not isinstance(body, dict):
+        return REFUSED
+    reason, message = body.get("reason"), body.get("error")
+    if not isinstance(reason, str) or not isinstance(message, str):
+        return REFUSED
+    return Refusal(reason, message)

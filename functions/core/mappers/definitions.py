@@ -18,7 +18,11 @@ _DEFINITION_FIELDS = ("type", "variants", "off_variant", "default_variant")
 
 
 def _refusal(what: str, exc: engine.RuleValidationError, path: str) -> Unprocessable:
-    return Unprocessable(f"invalid {what}: {exc.message}", field=exc.path.replace("$", path, 1))
+    """422 naming the field in the message too ("invalid rules: 'rules.rules[0].type' is
+    required"), not only in `field`."""
+    field = exc.path.replace("$", path, 1)
+    subject = field.removeprefix("$.") if field != "$" else "the document"
+    return Unprocessable(f"invalid {what}: '{subject}' {exc.message}", field=field)
 
 
 def flag_definition(

@@ -1,7 +1,10 @@
 """What every body shares: the strictness of requests, the shape of rows, small value types.
 
-Request bodies are strict (a string is not a boolean) and ignore unknown fields, so
-newer clients can send more than an older server knows. Response bodies are frozen.
+Request bodies are strict (a string is not a boolean) and refuse unknown fields: a
+misspelt field (`is_enable`) would otherwise do nothing, silently. Attributes of an
+evaluation context are free-form (an object field, not fields of the body), and the
+OpenFeature protocol's bodies keep its own leniency (`models.ofrep`). Response bodies
+are frozen.
 The same models describe the API in the OpenAPI document.
 """
 
@@ -15,7 +18,7 @@ Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class RequestBody(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 class ResponseBody(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_validator
 
 from functions.core.models.common import RequestBody, ResponseBody, absent
-from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
+from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID, EnvironmentKey
 
 _USER_ID = {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID}
 _USER_ID_REQUIRED: list[Any] = [
@@ -19,6 +19,10 @@ _USER_ID_REQUIRED: list[Any] = [
     },
 ]
 """What `_has_user_id` checks, said in the schema so clients (and the fuzzer) know it."""
+_ENVIRONMENT = (
+    "the environment to decide in, as `?environment=` says it (send one or the other, or"
+    " both the same); omitted: the key's own, or the default environment"
+)
 
 
 def with_user_id(context: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +35,23 @@ def with_user_id(context: dict[str, Any]) -> dict[str, Any]:
     return {**context, "user_id": user_id}
 
 
+def _rule_index() -> Any:
+    return Field(
+        default=None,
+        exclude_if=absent,
+        description="the position (from 0) of the rule that decided; present only when a"
+        " rule did (reason TARGETING_MATCH, or SPLIT served by a rule)",
+    )
+
+
+def _rule_id() -> Any:
+    return Field(
+        default=None,
+        exclude_if=absent,
+        description="the `id` of the rule that decided, when that rule has one",
+    )
+
+
 class EvaluateRequest(RequestBody):
     """`POST /evaluate`: the context as JSON, so attributes keep their types."""
 
@@ -39,6 +60,7 @@ class EvaluateRequest(RequestBody):
         description="`user_id` (or OpenFeature's `targetingKey`) plus any attributes",
         json_schema_extra={"anyOf": _USER_ID_REQUIRED},
     )
+    environment: EnvironmentKey | None = Field(None, description=_ENVIRONMENT)
 
     @field_validator("context")
     @classmethod
@@ -60,6 +82,8 @@ class EvaluationResult(ResponseBody):
     value: Any
     variant: str | None
     reason: str
+    rule_index: int | None = _rule_index()
+    rule_id: str | None = _rule_id()
     environment: str
     config_version: int = Field(description="the configuration version the answer was decided on")
     config_age_ms: int = Field(
@@ -81,6 +105,7 @@ class BulkEvaluateRequest(RequestBody):
     flags: (
         list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_FLAG_NAME)]] | None
     ) = Field(default=None, max_length=1000, description="only these flags (default: all)")
+    environment: EnvironmentKey | None = Field(None, description=_ENVIRONMENT)
 
     @field_validator("context")
     @classmethod
@@ -97,6 +122,8 @@ class FlagAnswer(ResponseBody):
     value: Any
     variant: str | None
     reason: str
+    rule_index: int | None = _rule_index()
+    rule_id: str | None = _rule_id()
     error_code: str | None = Field(default=None, exclude_if=absent)
 
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from functions.core.models.common import Description, RequestBody, ResponseBody
-from functions.core.names import FlagName
+from functions.core.names import TAG_PATTERN, FlagName
 
 FlagType = Literal["boolean", "string", "number", "json"]
-Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,49}$")]
+Tag = Annotated[str, StringConstraints(pattern=TAG_PATTERN)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
@@ -26,7 +26,7 @@ MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 def _distinct(scopes: list[Scope]) -> list[Scope]:
     if len(set(scopes)) != len(scopes):
-        raise ValueError("scopes must not repeat")
+        raise ValueError("'scopes' must not list a scope twice")
     return scopes
 
 
@@ -192,8 +192,75 @@ class Grant:
         )
 
 
+@dataclass(frozen=True, slots=True)
 class Refusal:
-    """A key auth refused (unknown, revoked or expired): it never becomes valid again."""
+    """Why a key is refused (401): it never becomes valid again. `reason` is stable
+    (`missing`, `not_a_key`, `master_key`, `unknown`, `revoked`, `expired`, `rotated`);
+    `message` says it to a person, with what to do instead."""
+
+    reason: str = "unknown"
+    message: str = (
+        "unknown API key: check that it was copied whole, or create one with POST /admin/keys"
+    )
+
+    @classmethod
+    def missing(cls) -> Refusal:
+        return cls("missing", "missing API key: send 'Authorization: Bearer <key>'")
+
+    @classmethod
+    def not_a_key(cls) -> Refusal:
+        """Anything not shaped like a key; the master key, most often, outside /admin."""
+        return cls(
+            "not_a_key",
+            "this is not an API key (API keys start with 'tm_key_'); if it is the master"
+            " key, it only opens /admin/*: create an API key with POST /admin/keys and use"
+            " that",
+        )
+
+    @classmethod
+    def not_held(cls) -> Refusal:
+        """What evaluation says of a key its snapshot does not hold: it holds usable
+        keys only, so it cannot tell an unknown key from a revoked or rotated-out one."""
+        return cls(
+            "unknown",
+            "unknown, revoked or rotated-out API key: GET /admin/keys lists every key by its"
+            " first 12 characters (prefix), with when it was revoked or expired",
+        )
+
+    @classmethod
+    def master_key(cls) -> Refusal:
+        return cls(
+            "master_key",
+            "the master key only opens /admin/*; create an API key with POST /admin/keys"
+            " and use that",
+        )
+
+    @classmethod
+    def revoked(cls, at: datetime | None) -> Refusal:
+        when = f" at {moment(at)}" if at is not None else ""
+        return cls(
+            "revoked",
+            f"this key was revoked{when}; use another key, or create one with POST /admin/keys",
+        )
+
+    @classmethod
+    def expired(cls, at: datetime | float) -> Refusal:
+        return cls(
+            "expired", f"this key expired at {moment(at)}; create a new one with POST /admin/keys"
+        )
+
+    @classmethod
+    def rotated(cls, at: datetime | None, replacement: int | None) -> Refusal:
+        when = f" at {moment(at)}" if at is not None else ""
+        use = f"its replacement (key id {replacement})" if replacement else "its replacement"
+        return cls("rotated", f"this key was rotated out{when}; use {use}")
+
+
+def moment(at: datetime | float) -> str:
+    """A time as refusals say it: ISO 8601 in UTC, to the second (`2030-01-01T00:00:00Z`)."""
+    when = at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 REFUSED = Refusal()
+"""An unknown key (or one refused for a reason no one passed on)."""

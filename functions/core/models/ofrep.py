@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from functions.core.models.common import RequestBody, ResponseBody
 
@@ -24,11 +24,17 @@ ERROR_CODES = (
 )
 
 
-class EvaluationContext(RequestBody):
+class ProtocolRequest(RequestBody):
+    """The protocol's request bodies admit members it may add later: not refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class EvaluationContext(ProtocolRequest):
     targetingKey: str = Field(description="who is asking: ToggleMaster's user_id")
 
 
-class EvaluationRequest(RequestBody):
+class EvaluationRequest(ProtocolRequest):
     context: dict[str, Any] = Field(
         description="`targetingKey` (required) plus any attributes the rules compare",
         json_schema_extra={"required": ["targetingKey"]},
@@ -44,7 +50,8 @@ class EvaluationSuccess(ResponseBody):
     variant: str
     metadata: Metadata = Field(
         description="config_version, config_age_ms, stale and environment: how fresh the"
-        " configuration this answer was decided on is"
+        " configuration this answer was decided on is; rule_index and rule_id (when it has"
+        " one) of the rule that decided, when one did"
     )
 
 

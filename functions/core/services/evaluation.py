@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING
 import redis
 
 from functions.core import engine
-from functions.core.errors import EnvironmentNotFound, ServiceUnavailable, Unauthorized
-from functions.core.keys.access import Caller, resolve_environment
+from functions.core.errors import EnvironmentNotFound, ServiceUnavailable
+from functions.core.keys.access import Caller, refused, resolve_environment
 from functions.core.keys.material import hash_key, looks_like_key
 from functions.core.keys.publishing import note_usage
 from functions.core.mappers.evaluation import CompiledFlag
+from functions.core.models.keys import Refusal
 from functions.core.snapshot.keeper import Freshness, SnapshotKeeper
 from functions.core.snapshot.state import Snapshot
 
@@ -118,11 +119,11 @@ class EvaluationService:
         """The caller behind the key, from the snapshot: a random or forged key is
         refused without asking anyone."""
         if not token:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+            raise refused(Refusal.missing())
         now = time.time()
         grant = snapshot.grant(hash_key(token), now) if looks_like_key(token) else None
         if grant is None:
-            raise Unauthorized("invalid or inactive API key")
+            raise refused(_refusal(snapshot, token))
         if self._usage is not None:
             self._usage.note(grant.key_id, now)
         caller = Caller(
@@ -214,6 +215,19 @@ class EvaluationService:
                 "stored rules are invalid",
                 extra={"flag_name": name, "environment": environment, "problem": problem},
             )
+
+
+def _refusal(snapshot: Snapshot, token: str) -> Refusal:
+    """Why the snapshot refuses `token`, as far as it can tell: not a key at all (the
+    master key, most often), a key it holds that has expired, or one it does not hold
+    (unknown, revoked or rotated out: only auth's table says which). The failure path
+    only: a good key never comes here."""
+    if not looks_like_key(token):
+        return Refusal.not_a_key()
+    held = snapshot.grants.get(hash_key(token))
+    if held is not None and held.expires_at is not None:
+        return Refusal.expired(held.expires_at)
+    return Refusal.not_held()
 
 
 def seed_result(resolution: engine.Resolution, definition: engine.FlagDefinition | None) -> bool:

@@ -23,8 +23,9 @@ Redis is optional: without REDIS_URL nothing is shared or announced (auth publis
 grant that would need withdrawing), and readers ask `/validate` every second. With
 REDIS_URL, validation still answers when Redis is down; key changes do not.
 
-Environments belong to the flags function: auth checks only the syntax of an
-environment name, never whether the environment exists.
+Environments belong to the flags function. Given its database (read only), auth
+refuses to bind a key to an environment that does not exist (422 listing those that
+do); without it, auth checks only the syntax of an environment name.
 """
 
 from __future__ import annotations
@@ -40,27 +41,31 @@ import redis
 from functions.core.adapters.db import Connection, transaction
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.errors import (
-    BadRequest,
     Conflict,
     Forbidden,
+    InvalidValue,
     NotFound,
     Unauthorized,
+    Unprocessable,
 )
 from functions.core.keys import publishing
-from functions.core.keys.access import Caller
+from functions.core.keys.access import Caller, refused
 from functions.core.keys.material import hash_key, looks_like_key, same_secret
 from functions.core.mappers import keys as keys_mapper
 from functions.core.models.keys import (
+    REFUSED,
     SEED_SCOPES,
     ApiKey,
     AuditEntry,
     CreatedKey,
     CreateKeyRequest,
     KeyInfo,
+    Refusal,
     RotateKeyRequest,
     Validation,
 )
 from functions.core.services.change_writes import KeyWrites
+from functions.core.stores import environments as environment_store
 from functions.core.stores import keys as key_store
 
 log = logging.getLogger(__name__)
@@ -88,10 +93,18 @@ def _now() -> datetime:
 
 
 class AuthService:
-    def __init__(self, *, database_url: str, master_key: str, redis_url: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        master_key: str,
+        redis_url: str | None,
+        config_database_url: str | None = None,
+    ) -> None:
         self._database_url = database_url
         self._master_key = master_key
         self._redis_url = redis_url
+        self._config_database_url = config_database_url
         self._writes = KeyWrites(database_url, redis_url)
 
     def _redis(self) -> redis.Redis | None:
@@ -114,15 +127,27 @@ class AuthService:
     # -- who is calling ------------------------------------------------------------------
 
     def authorize_admin(self, presented: str | None) -> Actor:
-        """The master key, or a valid key with the `admin` scope; anything else is 403."""
+        """The master key, or a valid key with the `admin` scope. Anything else is 403,
+        not 401: the seed's contract for `/admin` (DESIGN.md §2), which scripts test for;
+        the body says why, as every 401 does elsewhere (`reason`)."""
         if presented is not None and same_secret(presented, self._master_key):
             return Actor.master()
+        if presented is None:
+            raise Forbidden(
+                "missing key: /admin/* takes the master key, or an API key with the 'admin'"
+                " scope, in 'Authorization: Bearer <key>'",
+                reason="missing",
+            )
+        if not looks_like_key(presented):
+            raise Forbidden(
+                "this is neither the master key nor an API key (API keys start with"
+                " 'tm_key_'): check MASTER_KEY",
+                reason="not_a_key",
+            )
         try:
             key = self._usable_key(presented)
-        except Unauthorized:
-            raise Forbidden(
-                "the master key or an API key with the 'admin' scope is required"
-            ) from None
+        except Unauthorized as exc:
+            raise Forbidden(exc.message, **exc.details) from None
         Caller(key.id, key.name, key.scopes, key.environment).require("admin")
         return Actor("key", key.id)
 
@@ -157,16 +182,23 @@ class AuthService:
         )
 
     def _usable_key(self, presented: str | None) -> ApiKey:
-        """Checked against the table; a valid key is also published for the other functions."""
+        """Checked against the table; a valid key is also published for the other functions.
+        A refused one is 401 saying why (see `Refusal`)."""
+        if presented is None:
+            raise refused(Refusal.missing())
+        if same_secret(presented, self._master_key):
+            raise refused(Refusal.master_key())
         if not looks_like_key(presented):
-            raise Unauthorized("invalid or inactive API key")
-        assert presented is not None
+            raise refused(Refusal.not_a_key())
         key_hash = hash_key(presented)
         version = self._shared(publishing.keys_version, "version read")
         with transaction(self._database_url) as conn:
             key = key_store.find_by_hash(conn, key_hash=key_hash, share_lock=version is not None)
-        if key is None or not key.usable_at(_now()):
-            raise Unauthorized("invalid or inactive API key")
+            refusal = None if key is None else self._refusal(conn, key)
+        if key is None:
+            raise refused(REFUSED)
+        if refusal is not None:
+            raise refused(refusal)
         if version is not None:
             grant = keys_mapper.grant(key=key)
             self._shared(
@@ -179,12 +211,30 @@ class AuthService:
             )
         return key
 
+    @staticmethod
+    def _refusal(conn: Connection, key: ApiKey) -> Refusal | None:
+        """Why a key in the table is not usable (None: it is): revoked, rotated out (by
+        the audit's record of the rotation) or expired."""
+        now = _now()
+        if key.usable_at(now):
+            return None
+        replacement = key_store.replacement_of(conn, key.id)
+        if key.revoked_at is not None or not key.is_active:
+            if replacement is not None:
+                return Refusal.rotated(key.revoked_at, replacement)
+            return Refusal.revoked(key.revoked_at)
+        if replacement is not None:
+            return Refusal.rotated(key.expires_at, replacement)
+        assert key.expires_at is not None
+        return Refusal.expired(key.expires_at)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def create_key(self, body: CreateKeyRequest, *, actor: Actor) -> CreatedKey:
         scopes = frozenset(body.scopes) if body.scopes else SEED_SCOPES
         self._check_binding(scopes, body.environment)
         self._check_expiry(body.expires_at)
+        self._check_environment_exists(body.environment)
         with self._writes.transaction() as conn:
             key, plaintext = key_store.create_key(
                 conn,
@@ -229,6 +279,10 @@ class AuthService:
         for `grace_seconds` (0: it is revoked at once)."""
         self._check_expiry(body.expires_at)
         now = _now()
+        if self._config_database_url is not None:
+            with transaction(self._database_url) as conn:
+                bound_to = _existing(key_store.get_key(conn, key_id), key_id).environment
+            self._check_environment_exists(bound_to, key_id=key_id)
         with self._writes.transaction() as conn:
             old = _existing(key_store.get_key(conn, key_id, for_update=True), key_id)
             if not old.usable_at(now):
@@ -280,15 +334,40 @@ class AuthService:
     @staticmethod
     def _check_binding(scopes: frozenset[str], environment: str | None) -> None:
         if environment is not None and "admin" in scopes:
-            raise BadRequest(
+            raise InvalidValue(
                 "an admin key manages every key, so it cannot be bound to an environment",
                 field="environment",
             )
 
+    def _check_environment_exists(self, environment: str | None, *, key_id: int = 0) -> None:
+        """A key bound to a missing environment would be refused on every call (404):
+        422 instead, listing the environments there are. `key_id`: the key being rotated."""
+        if environment is None or self._config_database_url is None:
+            return
+        with transaction(self._config_database_url) as conn:
+            existing = environment_store.environment_keys(conn)
+        if environment in existing:
+            return
+        listed = ", ".join(existing) or "none yet"
+        subject = (
+            f"API key {key_id} is bound to environment '{environment}', which no longer"
+            " exists: create a new key instead"
+            if key_id
+            else f"environment '{environment}' does not exist"
+        )
+        raise Unprocessable(
+            f"{subject}; existing environments: {listed} (create one with POST /environments"
+            " on the flags function, or leave 'environment' out for a key that acts on every"
+            " environment)",
+            field="environment",
+            environment=environment,
+            environments=existing,
+        )
+
     @staticmethod
     def _check_expiry(expires_at: datetime | None) -> None:
         if expires_at is not None and expires_at <= _now():
-            raise BadRequest("expires_at must be in the future", field="expires_at")
+            raise InvalidValue("expires_at must be in the future", field="expires_at")
 
 
 def _existing(key: ApiKey | None, key_id: int) -> ApiKey:

@@ -16,6 +16,12 @@ def list_environments(conn: Connection) -> list[Environment]:
     return [Environment.model_validate(row) for row in rows]
 
 
+def environment_keys(conn: Connection) -> list[str]:
+    """Every environment's key, sorted: what auth checks a key's binding against."""
+    rows = conn.execute("SELECT key FROM environments ORDER BY key").fetchall()
+    return [str(row["key"]) for row in rows]
+
+
 def get_environment(conn: Connection, key: str) -> Environment:
     row = conn.execute(f"SELECT {_COLUMNS} FROM environments WHERE key = %s", (key,)).fetchone()
     if row is None:

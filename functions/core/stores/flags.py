@@ -129,7 +129,9 @@ def create_flag(
                 ),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise Conflict(f"flag '{name}' already exists", flag_name=name) from None
+        raise Conflict(
+            f"flag '{name}' already exists: change it with PUT /flags/{name}", flag_name=name
+        ) from None
     assert row is not None
     set_enabled(conn, flag_id=int(row["id"]), environment=environment, is_enabled=is_enabled)
     return get_flag(conn, name, environment=environment)

@@ -135,6 +135,16 @@ def deactivate_keys_named(conn: Connection, *, name: str, keep_id: int) -> list[
     return [api_key(row=row) for row in rows]
 
 
+def replacement_of(conn: Connection, key_id: int) -> int | None:
+    """The key that replaced `key_id` when it was rotated, or None (never rotated)."""
+    row = conn.execute(
+        "SELECT new_key_id FROM api_key_audit WHERE key_id = %s AND action = 'rotate'"
+        " ORDER BY id DESC LIMIT 1",
+        (key_id,),
+    ).fetchone()
+    return int(row["new_key_id"]) if row is not None and row["new_key_id"] is not None else None
+
+
 def record_audit(
     conn: Connection,
     *,

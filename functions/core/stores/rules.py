@@ -56,7 +56,8 @@ def create_rule(
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(
-            f"a rule for flag '{flag_name}' already exists in environment '{environment}'",
+            f"a rule for flag '{flag_name}' already exists in environment '{environment}':"
+            f" change it with PUT /rules/{flag_name}",
             flag_name=flag_name,
             environment=environment,
         ) from None

@@ -63,7 +63,9 @@ def create_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> S
                 (key, Jsonb(document)),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise Conflict(f"segment '{key}' already exists", segment=key) from None
+        raise Conflict(
+            f"segment '{key}' already exists: change it with PUT /segments/{key}", segment=key
+        ) from None
     assert row is not None
     return segment(row=row)
 

@@ -17,6 +17,7 @@ from functions.core.logs import correlation_id
 from functions.core.models.flags import CreateFlagRequest
 from functions.http.limits import MAX_BODY_BYTES
 from functions.http.messages import Headers, Request, Response
+from functions.http.operations import Access, Parameter
 from functions.http.requests import read_json
 from functions.http.responses import json_response
 from functions.http.router import CORRELATION_HEADER, Router, request_id
@@ -49,6 +50,11 @@ def small(request: Request) -> Response:
     return json_response({"size": len(request.body)})
 
 
+@router.route("/keys/<path:key>", "GET")
+def any_key(request: Request, key: str) -> Response:
+    return json_response({"key": key})
+
+
 @router.route("/boom", "GET")
 def boom(request: Request) -> Response:
     raise RuntimeError("secret internals")
@@ -73,11 +79,12 @@ def _call(method: str, path: str, data: bytes = b"") -> tuple[int, dict[str, obj
         (b"", 400, "JSON body is required"),
         (b"{not json", 400, "not valid JSON"),
         (b"[1, 2]", 400, "must be a JSON object"),
-        (b"{}", 400, "name is required"),
-        (b'{"name": 5}', 400, "name"),
-        (b'{"name": "ok", "is_enabled": "yes"}', 400, "is_enabled"),
-        (json.dumps({"name": "x" * 101}).encode(), 400, "name"),
-        (json.dumps({"name": "bad name!"}).encode(), 400, "name"),
+        (b"{}", 400, "'name' is required"),
+        (b'{"name": null}', 400, "'name' is required"),
+        (b'{"name": 5}', 422, "name"),
+        (b'{"name": "ok", "is_enabled": "yes"}', 422, "is_enabled"),
+        (json.dumps({"name": "x" * 101}).encode(), 422, "name"),
+        (json.dumps({"name": "bad name!"}).encode(), 422, "name"),
         (json.dumps({"name": "ok", "description": "d" * 300_000}).encode(), 413, "larger"),
         (b'{"name": "taken"}', 409, "already exists"),
     ],
@@ -244,3 +251,85 @@ def test_handle__static_route__a_few_microseconds() -> None:
     seconds = min(timeit.repeat(lambda: fast.handle(request), number=2000, repeat=5)) / 2000
     # Then the routing itself costs little (a generous bound: the machine is shared)
     assert seconds < 50e-6
+
+
+@router.route(
+    "/keyed",
+    "GET",
+    parameters=[Parameter("environment", "where"), Parameter("tag", "which")],
+    access=Access.KEY,
+)
+def keyed(request: Request) -> Response:
+    return json_response({"tags": request.args.getlist("tag")})
+
+
+@router.route(
+    "/keyed/free",
+    "GET",
+    parameters=[Parameter("user_id", "who"), Parameter("attributes", "any", free_form=True)],
+    access=Access.KEY,
+)
+def keyed_free(request: Request) -> Response:
+    return json_response(dict(request.args.items()))
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("enviroment=production", "enviroment"),
+        ("tag=a&tags=b", "tags"),
+        ("Environment=x", "Environment"),
+    ],
+)
+def test_handle__unknown_query_parameter__422_naming_it_and_the_accepted_ones(
+    query: str, parameter: str
+) -> None:
+    # Given / When an API route is called with a misspelt query parameter
+    code, body = _call("GET", f"/keyed?{query}")
+    # Then it is refused, naming the parameter and what the route takes
+    assert code == 422
+    assert body["code"] == "unknown_parameter"
+    assert body["parameter"] == parameter
+    assert body["accepted"] == ["environment", "tag"]
+    assert body["error"] == (
+        f"unknown query parameter '{parameter}'; accepted parameters: environment, tag"
+    )
+
+
+def test_handle__declared_query_parameters__answered() -> None:
+    # Given / When
+    code, body = _call("GET", "/keyed?environment=production&tag=a&tag=b")
+    # Then
+    assert code == 200
+    assert body == {"tags": ["a", "b"]}
+
+
+def test_handle__free_form_parameters_or_open_route__any_parameter_taken() -> None:
+    # Given / When a route gathering attributes, and an open one, get parameters they
+    # do not name
+    free_code, free_body = _call("GET", "/keyed/free?user_id=u&plan=pro")
+    open_code, _ = _call("GET", "/things/mine?whatever=1")
+    # Then both answer
+    assert (free_code, free_body) == (200, {"user_id": "u", "plan": "pro"})
+    assert open_code == 200
+
+
+def test_handle__unknown_body_field__422_naming_it_and_the_accepted_ones() -> None:
+    # Given / When a body with a misspelt field
+    code, body = _call("POST", "/things", b'{"name": "typo_flag", "is_enable": true}')
+    # Then it is refused, nothing created, naming the field and the accepted ones
+    assert code == 422
+    assert body["code"] == "unknown_field"
+    assert body["field"] == "is_enable"
+    assert body["accepted"] == list(CreateFlagRequest.model_fields)
+    assert str(body["error"]).startswith(
+        "unknown field 'is_enable'; accepted fields: name, description, is_enabled,"
+    )
+
+
+@pytest.mark.parametrize("key", ["a\nb", "ends\n", "a/b", "\u00d4-\u00d9"])
+def test_handle__path_variable_with_newline_or_slash__reaches_the_route(key: str) -> None:
+    # Given / When a path variable holding a newline (`%0A`), a slash or non-ASCII text
+    status, body = _call("GET", f"/keys/{key}")
+    # Then the route answers it (OFREP's FLAG_NOT_FOUND), not the router's 404
+    assert (status, body) == (200, {"key": key})

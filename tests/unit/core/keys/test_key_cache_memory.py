@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from functions.core.keys.cache import TRUST_WINDOW, KeyCache
-from functions.core.models.keys import REFUSED, Grant
+from functions.core.models.keys import REFUSED, Grant, Refusal
 
 
 def _grant(expires_at: float | None = None) -> Grant:
@@ -80,9 +80,13 @@ def test_lookup__grant_past_its_expiry__refused_without_any_notice() -> None:
     grant = _grant(time.time() + 0.2)
     cache.remember("h", grant, generation=cache.generation, durable=True)
     assert cache.lookup("h") == grant
-    # When it expires / Then
+    # When it expires
     time.sleep(0.25)
-    assert cache.lookup("h") is REFUSED
+    refusal = cache.lookup("h")
+    # Then it is refused, saying that it expired
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason == "expired"
+    assert refusal.message.startswith("this key expired at ")
 
 
 def test_remember__cache_full__starts_over_instead_of_growing() -> None:
