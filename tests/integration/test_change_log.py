@@ -41,6 +41,8 @@ from functions.core.services.segments import SegmentService
 from functions.core.services.targeting import TargetingService
 from functions.core.snapshot.notices import MAX_DOCUMENTED_ENTITIES, Notice, parse_notice
 from functions.core.stores import config_changes, key_changes
+from functions.core.stores import flags as flag_store
+from functions.core.stores import rules as rule_store
 from functions.core.stores import segments as segment_store
 from functions.core.stores.config_changes import ChangeRef, SourceState
 
@@ -419,6 +421,50 @@ def test_promotion__applied__one_version_for_the_target_environment(
     assert document is not None
     assert document["states"]["production"] is True
     assert document["rules"]["production"] == document["rules"]["staging"]
+
+
+def test_promotion_and_writes__nothing_different__no_version_rows_untouched(
+    config: Config, listener: Listener, redis_url: str
+) -> None:
+    # Given production promoted from staging once, and a segment written
+    config.flags.create_flag(
+        CreateFlagRequest.model_validate({"name": "same", "is_enabled": True}),
+        environment="staging",
+    )
+    config.targeting.create_rule(
+        CreateRuleRequest.model_validate({"flag_name": "same", "rules": PERCENT}),
+        environment="staging",
+    )
+    config.promotion.promote("same", source="staging", target="production", dry_run=False)
+    writes = ConfigWrites(config.url, redis_url)
+    with writes.transaction() as conn:
+        segment_store.put_segment(conn, key="same-seg", document={"included": ["u1"]})
+    listener.notices(_config_state(config.url).epoch)
+
+    # When the same promotion, the same states, rules and segment are written again
+    def rewrite() -> None:
+        config.promotion.promote("same", source="staging", target="production", dry_run=False)
+        with writes.transaction() as conn:
+            flag_store.set_states(conn, [("same", "production", True)])
+            rule_store.put_rules(conn, [("same", "production", PERCENT, True)])
+            segment_store.put_segment(conn, key="same-seg", document={"included": ["u1"]})
+
+    # Then nothing is versioned or announced (the ETag changes only when something does),
+    # and each row still says when it last changed (what the overview shows)
+    before = _updated_at(config.url)
+    _no_write(config.url, listener, rewrite)
+    assert _updated_at(config.url) == before
+
+
+def _updated_at(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return [
+            *conn.execute("SELECT environment, updated_at FROM flag_states ORDER BY 1").fetchall(),
+            *conn.execute(
+                "SELECT environment, updated_at FROM targeting_rules ORDER BY 1"
+            ).fetchall(),
+            *conn.execute("SELECT key, updated_at FROM segments ORDER BY 1").fetchall(),
+        ]
 
 
 def _import(flags: int, *, segment: bool = True) -> dict[str, Any]:

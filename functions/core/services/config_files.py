@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from functions.core import engine
 from functions.core.adapters.db import Connection, transaction
-from functions.core.errors import Forbidden, Unprocessable
+from functions.core.errors import Forbidden, UnknownField, Unprocessable
 from functions.core.mappers.definitions import (
     canonical_rule_document,
     canonical_segment_document,
@@ -144,7 +144,8 @@ def parse_document(raw: object) -> ConfigDocument:
         details: dict[str, Any] = {"field": found[0].path}
         if found[0].accepted is not None:
             details["accepted"] = list(found[0].accepted)
-        raise Unprocessable(
+        refusal = UnknownField if found[0].unknown else Unprocessable
+        raise refusal(
             "invalid document: " + "; ".join(problem.message for problem in found),
             **details,
             fields=[{"path": problem.path, "problem": problem.message} for problem in found],

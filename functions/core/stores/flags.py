@@ -184,7 +184,8 @@ def set_enabled(conn: Connection, *, flag_id: int, environment: str, is_enabled:
     conn.execute(
         "INSERT INTO flag_states (flag_id, environment, is_enabled) VALUES (%s, %s, %s)"
         " ON CONFLICT (flag_id, environment)"
-        " DO UPDATE SET is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+        " DO UPDATE SET is_enabled = EXCLUDED.is_enabled, updated_at = now()"
+        " WHERE flag_states.is_enabled IS DISTINCT FROM EXCLUDED.is_enabled",
         (flag_id, environment, is_enabled),
     )
 
@@ -202,6 +203,8 @@ def states_of_environment(conn: Connection, *, environment: str) -> dict[str, bo
 
 def set_states(conn: Connection, states: Sequence[tuple[str, str, bool]]) -> None:
     """`(flag name, environment, is_enabled)` for many flags, pipelined (import, promotion).
+    A state written unchanged is left alone: no new configuration version (the ETag
+    changes only when something does), and its `updated_at` keeps saying when it changed.
 
     A flag deleted meanwhile has no id: the NOT NULL refusal becomes a conflict.
     """
@@ -211,7 +214,8 @@ def set_states(conn: Connection, states: Sequence[tuple[str, str, bool]]) -> Non
                 "INSERT INTO flag_states (flag_id, environment, is_enabled)"
                 " VALUES ((SELECT id FROM flags WHERE name = %s), %s, %s)"
                 " ON CONFLICT (flag_id, environment)"
-                " DO UPDATE SET is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+                " DO UPDATE SET is_enabled = EXCLUDED.is_enabled, updated_at = now()"
+                " WHERE flag_states.is_enabled IS DISTINCT FROM EXCLUDED.is_enabled",
                 states,
             )
 

@@ -104,13 +104,15 @@ def rules_of_environment(conn: Connection, *, environment: str) -> dict[str, Rul
 
 def put_rules(conn: Connection, rules: Sequence[tuple[str, str, Any, bool]]) -> None:
     """Create or replace `(flag name, environment, rules, is_enabled)` for many flags,
-    pipelined (import, promotion)."""
+    pipelined (import, promotion); one written unchanged is left alone (no new version)."""
     if rules:
         with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO targeting_rules (flag_name, environment, rules, is_enabled)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (flag_name, environment) DO UPDATE"
-                " SET rules = EXCLUDED.rules, is_enabled = EXCLUDED.is_enabled, updated_at = now()",
+                " SET rules = EXCLUDED.rules, is_enabled = EXCLUDED.is_enabled, updated_at = now()"
+                " WHERE (targeting_rules.rules, targeting_rules.is_enabled)"
+                " IS DISTINCT FROM (EXCLUDED.rules, EXCLUDED.is_enabled)",
                 [(name, environment, Jsonb(doc), on) for name, environment, doc, on in rules],
             )
 

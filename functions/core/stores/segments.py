@@ -82,10 +82,11 @@ def update_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> S
 
 
 def put_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> None:
-    """Create or replace (import)."""
+    """Create or replace (import); a document written unchanged is left alone."""
     conn.execute(
         "INSERT INTO segments (key, document) VALUES (%s, %s) ON CONFLICT (key)"
-        " DO UPDATE SET document = EXCLUDED.document, updated_at = now()",
+        " DO UPDATE SET document = EXCLUDED.document, updated_at = now()"
+        " WHERE segments.document IS DISTINCT FROM EXCLUDED.document",
         (key, Jsonb(document)),
     )
 
