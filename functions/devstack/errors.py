@@ -21,7 +21,8 @@ class PortInUseError(DevStackError):
 
     def __init__(self, *, port: int, override_hint: str) -> None:
         super().__init__(
-            f"port {port} is in use: another `make dev` running? stop it or {override_hint}"
+            f"port {port} is in use (another `make dev`, or any program: `ss -ltnp"
+            f" 'sport = :{port}'` shows which): stop it or {override_hint}"
         )
         self.port = port
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -204,14 +206,36 @@ class _Server(ThreadingHTTPServer):
         logger.debug("connection from %s ended early", client_address, exc_info=True)
 
 
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
+"""An HTTP method token: any such method is handed to the function, which answers 405
+for those it does not serve, as it does on its own port."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def do_GET(self) -> None:
-        self._route()
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.gateway.timeout)  # a client that stalls
 
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    def __getattr__(self, name: str) -> Any:
+        """`do_<METHOD>` for every method: the standard library answers 501 in HTML for
+        any it finds no handler for."""
+        if name.startswith("do_") and _METHOD.fullmatch(name[3:]):
+            return self._route
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, a URL or header
+        too long) in JSON like every other answer, never its HTML page."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # no version understood: answer in 1.1
+            self.request_version = "HTTP/1.1"
+        status = HTTPStatus(code)
+        text = message or status.phrase
+        body = _error(f"{text}: {explain}" if explain else text, status.name.lower())
+        self._send_json(code, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
@@ -403,7 +427,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", media_type)
         self.send_header("Content-Length", str(len(content)))
-        request_id = self.headers.get("X-Request-Id")
+        headers_read = getattr(self, "headers", None)  # none when the request line was bad
+        request_id = headers_read.get("X-Request-Id") if headers_read is not None else None
         if request_id:
             self.send_header("X-Request-Id", request_id[:64])
         for name, value in (headers or {}).items():

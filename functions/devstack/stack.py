@@ -77,11 +77,13 @@ of its name revoked, which the Redis URL announces to every running cache)."""
 class StackPorts:
     """Where everything listens: the gateway (the one URL) at ``DEV_BASE_PORT``, the
     functions at ``DEV_BASE_PORT`` + 1 … + 5; each can be moved by its own variable
-    (:data:`PORT_VARIABLES`)."""
+    (:data:`PORT_VARIABLES`). The servers' ports lie below Linux's range for outgoing
+    connections (32768–60999): a port there can be held a minute by any client's socket
+    in TIME_WAIT, and `make dev` would then refuse to start."""
 
-    postgres: int = 55432
-    redis: int = 56379
-    moto: int = 54566
+    postgres: int = 15432
+    redis: int = 16379
+    moto: int = 14566
     auth: int = 8001
     flags: int = 8002
     targeting: int = 8003

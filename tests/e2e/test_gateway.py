@@ -346,6 +346,16 @@ def test_dev_env__written_by_the_stack__one_url_first_and_a_working_walkthrough_
             405,
             "method_not_allowed",
         ),
+        # a method nobody serves: the function's own 405, not the server's HTML 501
+        (b"PROPFIND /flags HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed"),
+        (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+        (b"GET /flags HTTP/9.9\r\nHost: x\r\n\r\n", 505, "http_version_not_supported"),
+        (b"GET /" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request_uri_too_long"),
+        (
+            b"GET /flags HTTP/1.1\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
     ],
 )
 def test_gateway__malformed_or_misdirected_request__json_error(

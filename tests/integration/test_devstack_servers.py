@@ -183,7 +183,8 @@ def test_private_redis__port_taken__names_the_port_and_the_way_out(run_dir: Path
 
     # Then
     assert str(raised.value) == (
-        f"port {port} is in use: another `make dev` running? stop it or set REDIS_URL"
+        f"port {port} is in use (another `make dev`, or any program: `ss -ltnp"
+        f" 'sport = :{port}'` shows which): stop it or set REDIS_URL"
     )
 
 

@@ -276,7 +276,7 @@ def test_stack_ports_from_env__base_port_given__functions_follow_it() -> None:
         9004,
         9005,
     ]
-    assert (ports.postgres, ports.redis, ports.moto) == (55432, 6400, 54566)
+    assert (ports.postgres, ports.redis, ports.moto) == (15432, 6400, 14566)
     assert ports.gateway == 9000
 
 
