@@ -3,12 +3,18 @@
 `/admin/*` takes the master key or a key with the `admin` scope; `/validate` takes any
 valid key; `/environments/<env>/keys` takes the master key or a `write` or `admin` key
 that is unbound or bound to `<env>`.
+
+Rate limits per client (`http.throttle`): every `/admin/*` request counts against
+`ADMIN_RATE_LIMIT`, every refused key against `AUTH_FAILURE_LIMIT`; a client over
+either gets 429 before its key is looked up (a check here costs a query).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import flask
 import functions_framework
@@ -27,7 +33,7 @@ from functions.core.models.keys import (
     Validation,
 )
 from functions.core.names import ENVIRONMENT_RULE, is_environment_name
-from functions.core.services.keys import AuthService
+from functions.core.services.keys import Actor, AuthService
 from functions.core.settings import AuthSettings
 from functions.http import wsgi
 from functions.http.messages import Request, Response
@@ -38,8 +44,10 @@ from functions.http.requests import bearer_token, int_query, read_json
 from functions.http.responses import json_response
 from functions.http.router import Router
 from functions.http.startup import once
+from functions.http.throttle import Throttle, counting_failures, failure_throttle
 
 router = Router("auth", __doc__)
+T = TypeVar("T")
 
 
 @once
@@ -57,8 +65,47 @@ def service() -> AuthService:
         database_url=config.database_url,
         master_key=config.master_key,
         redis_url=config.redis_url,
+        grant_secret=config.grant_secret,
         config_database_url=config.config_database_url,
     )
+
+
+@once
+def failures() -> Throttle:
+    config = settings()
+    return failure_throttle(
+        limit=config.auth_failure_limit,
+        window_seconds=config.auth_failure_window_seconds,
+        redis_url=config.redis_url,
+        trusted_proxies=config.trusted_proxies,
+    )
+
+
+@once
+def admin_requests() -> Throttle:
+    config = settings()
+    return Throttle(
+        "admin",
+        limit=config.admin_rate_limit,
+        window_seconds=config.admin_rate_window_seconds,
+        message="too many requests to /admin from this client",
+        redis_url=config.redis_url,
+        trusted_proxies=config.trusted_proxies,
+    )
+
+
+def admin(request: Request) -> Actor:
+    """Who manages keys (the master key or an admin key), once the client is within its
+    /admin rate and has not failed to authenticate too often."""
+    admin_requests().count(request)
+    return checked_key(request, lambda: service().authorize_admin(bearer_token(request)))
+
+
+def checked_key(request: Request, check: Callable[[], T]) -> T:
+    """`check()` of the request's key, refused at once (429) for a client that failed
+    too often; a refusal counts as a failure."""
+    failures().check(request)
+    return counting_failures(failures(), request, check)
 
 
 class _Counters:
@@ -100,7 +147,7 @@ ADMIN = Access.MASTER
     access=ADMIN,
 )
 def create_key(request: Request) -> Response:
-    actor = service().authorize_admin(bearer_token(request))
+    actor = admin(request)
     body = read_json(request, CreateKeyRequest)
     return json_response(service().create_key(body, actor=actor), status=201)
 
@@ -109,7 +156,7 @@ def create_key(request: Request) -> Response:
     "/admin/keys", "GET", summary="List the API keys", responses={200: list[KeyInfo]}, access=ADMIN
 )
 def list_keys(request: Request) -> Response:
-    service().authorize_admin(bearer_token(request))
+    admin(request)
     return json_response(service().list_keys())
 
 
@@ -122,7 +169,7 @@ def list_keys(request: Request) -> Response:
     access=ADMIN,
 )
 def show_key(request: Request, key_id: int) -> Response:
-    service().authorize_admin(bearer_token(request))
+    admin(request)
     return json_response(service().get_key(key_id))
 
 
@@ -135,7 +182,7 @@ def show_key(request: Request, key_id: int) -> Response:
     access=ADMIN,
 )
 def revoke_key(request: Request, key_id: int) -> Response:
-    actor = service().authorize_admin(bearer_token(request))
+    actor = admin(request)
     return json_response(service().revoke_key(key_id, actor=actor))
 
 
@@ -150,7 +197,7 @@ def revoke_key(request: Request, key_id: int) -> Response:
     access=ADMIN,
 )
 def rotate_key(request: Request, key_id: int) -> Response:
-    actor = service().authorize_admin(bearer_token(request))
+    actor = admin(request)
     body = read_json(request, RotateKeyRequest, optional=True)
     return json_response(service().rotate_key(key_id, body, actor=actor), status=201)
 
@@ -175,7 +222,7 @@ def rotate_key(request: Request, key_id: int) -> Response:
     access=ADMIN,
 )
 def audit(request: Request) -> Response:
-    service().authorize_admin(bearer_token(request))
+    admin(request)
     limit = int_query(request, "limit", default=100, low=1, high=MAX_AUDIT_PAGE)
     before_id = int_query(request, "before_id", default=None, low=1, high=2**63 - 1)
     entries = service().audit(limit=limit or 1, before_id=before_id)
@@ -190,7 +237,7 @@ def audit(request: Request) -> Response:
     access=ADMIN,
 )
 def stats(request: Request) -> Response:
-    service().authorize_admin(bearer_token(request))
+    admin(request)
     return json_response(AuthStats(pid=os.getpid(), validations=counters.validations))
 
 
@@ -204,7 +251,7 @@ def stats(request: Request) -> Response:
 )
 def validate(request: Request) -> Response:
     counters.count_validation()
-    return json_response(service().validate(bearer_token(request)))
+    return json_response(checked_key(request, lambda: service().validate(bearer_token(request))))
 
 
 @router.route(
@@ -215,7 +262,7 @@ def validate(request: Request) -> Response:
     access=Access.KEY,
 )
 def environment_keys(request: Request, environment: str) -> Response:
-    service().authorize_key_count(bearer_token(request), environment)
+    checked_key(request, lambda: service().authorize_key_count(bearer_token(request), environment))
     if not is_environment_name(environment):
         raise InvalidValue(
             f"an environment name is {ENVIRONMENT_RULE}",

@@ -14,11 +14,9 @@ revokes them at once (a leaked key). Both are recorded in the audit as done by
 walk-through key: a restart reuses the keys it wrote to `.run/dev.env` the time before,
 so keys do not pile up.
 
-Given REDIS_URL, the retirement is announced to every function's key cache before it
-is committed, so their cached grants learn the new expiry; if Redis cannot be told,
-nothing is changed, no key is minted, and bootstrap exits with status 1 (see
-`auth_service`). Once committed, the change also reaches evaluation's snapshot by a
-notice (`services.change_writes.KeyWrites`).
+Once committed, the change reaches the functions that hold the keys (flags, targeting,
+evaluation) by their version check in PostgreSQL, and at once by a signed notice when
+REDIS_URL and GRANT_SECRET are given (`services.change_writes.KeyWrites`).
 """
 
 from __future__ import annotations
@@ -30,10 +28,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from functions.core.adapters import db
-from functions.core.adapters.redis_clients import redis_client
 from functions.core.errors import ServiceUnavailable
 from functions.core.keys.material import hash_key, looks_like_key
-from functions.core.keys.publishing import announce
+from functions.core.keys.signing import Signer
 from functions.core.services.change_writes import KeyWrites
 from functions.core.stores.keys import (
     create_key,
@@ -52,6 +49,7 @@ def provision_service_key(
     auth_database_url: str,
     *,
     redis_url: str | None = None,
+    grant_secret: str | None = None,
     grace_seconds: int = DEFAULT_GRACE_SECONDS,
     name: str = SERVICE_KEY_NAME,
     scopes: frozenset[str] = SERVICE_KEY_SCOPES,
@@ -60,7 +58,8 @@ def provision_service_key(
     ones of that name expire `grace_seconds` from now."""
     if grace_seconds < 0:
         raise ValueError("grace_seconds must be 0 or more")
-    with KeyWrites(auth_database_url, redis_url).transaction() as conn:
+    signer = Signer(grant_secret) if grant_secret else None
+    with KeyWrites(auth_database_url, redis_url, signer).transaction() as conn:
         key, plaintext = create_key(conn, name=name, scopes=scopes)
         record_audit(conn, action="create", key_id=key.id, actor="bootstrap")
         if grace_seconds:
@@ -74,7 +73,6 @@ def provision_service_key(
             retired = deactivate_keys_named(conn, name=name, keep_id=key.id)
             for old in retired:
                 record_audit(conn, action="revoke", key_id=old.id, actor="bootstrap")
-        announce(redis_client(redis_url) if redis_url else None, retired)
     return plaintext
 
 
@@ -136,7 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         key = provision_service_key(
-            args.auth_url, redis_url=args.redis_url or None, grace_seconds=args.grace_seconds
+            args.auth_url,
+            redis_url=args.redis_url or None,
+            grant_secret=os.environ.get("GRANT_SECRET") or None,
+            grace_seconds=args.grace_seconds,
         )
     except ServiceUnavailable as exc:
         print(f"bootstrap: {exc.message}", file=sys.stderr)

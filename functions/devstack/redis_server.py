@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -21,19 +22,25 @@ logger = logging.getLogger(__name__)
 
 
 class PrivateRedis:
-    """``redis-server`` as our child on 127.0.0.1:``port``, no persistence, files in ``dir``."""
+    """``redis-server`` as our child on 127.0.0.1:``port``, no persistence, files in ``dir``.
+
+    With a ``password`` it requires AUTH (``--requirepass``) and its URL carries the
+    password (``redis://:<password>@127.0.0.1:<port>/0``), as a deployment's REDIS_URL
+    would: whoever gets the URL gets the password, nobody else."""
 
     def __init__(
         self,
         dir: Path,
         port: int,
         *,
+        password: str | None = None,
         log_path: Path | None = None,
         lookup: BinaryLookup = default_lookup,
         start_timeout: float = 10.0,
     ) -> None:
         self.dir = dir.absolute()
         self.port = port
+        self.password = password
         self.log_path = (log_path or self.dir / "redis.log").absolute()
         self.start_timeout = start_timeout
         self._lookup = lookup
@@ -41,7 +48,8 @@ class PrivateRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> str:
         """Start the server and wait until it answers PING; its URL."""
@@ -62,6 +70,8 @@ class PrivateRedis:
             "--dir", str(self.dir),
             "--daemonize", "no",
         ]  # fmt: skip
+        if self.password:  # on the command line: a development server, on 127.0.0.1
+            command += ["--requirepass", self.password]
         logger.info("starting Redis on 127.0.0.1:%d", self.port)
         process = ChildProcess("redis", command, log_path=self.log_path)
         self._process = process

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 
 import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-MASTER_KEY = "admin-secreto-123"
+MASTER_KEY = secrets.token_urlsafe(32)
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -18,11 +19,9 @@ import redis
 from flask.testing import FlaskClient
 
 from functions.core.adapters.migrations import migrate, sql_dir
-from functions.core.keys import publishing
-from functions.core.models.keys import Grant
-from functions.core.redis_keys import KEY_GRANT_PREFIX, KEY_USAGE, KEYS_VERSION
+from functions.core.redis_keys import KEY_USAGE
 
-MASTER_KEY = "admin-secreto-123"
+MASTER_KEY = secrets.token_urlsafe(32)
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -31,7 +30,7 @@ MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 @pytest.fixture
 def shared_redis(redis_url: str) -> redis.Redis:
     client = redis.Redis.from_url(redis_url)
-    client.delete(KEYS_VERSION, KEY_USAGE)
+    client.delete(KEY_USAGE)
     return client
 
 
@@ -399,22 +398,21 @@ def test_last_used_at__validations__merged_in_batches_not_written_per_request(
     assert datetime.now(UTC) - timedelta(seconds=30) < used <= datetime.now(UTC)
 
 
-def test_validate__valid_key__grant_shared_in_redis_and_dropped_on_revoke(
+def test_validate__valid_key__nothing_but_its_last_use_written_to_redis(
     client: FlaskClient, shared_redis: redis.Redis
 ) -> None:
-    # Given a validated key
+    # Given a Redis with nothing of ToggleMaster's keys in it
+    for name in shared_redis.scan_iter("tm:keys:*"):
+        shared_redis.delete(name)
+    # When a key is validated
     created = _create(client, scopes=["read"])
     assert _valid(client, created["key"])
-    entry = KEY_GRANT_PREFIX + hashlib.sha256(created["key"].encode()).hexdigest()
-    shared = shared_redis.get(entry)
-    version = publishing.keys_version(shared_redis)
-    # When it is revoked
-    client.post(f"/admin/keys/{created['id']}/revoke", headers=MASTER)
-    # Then the shared grant was there, and is gone with the version bumped
-    assert shared is not None
-    assert Grant.from_json(shared).scopes == {"read"}
-    assert shared_redis.get(entry) is None
-    assert publishing.keys_version(shared_redis) == version + 1
+    # Then Redis holds when it was used, and nothing another function would trust: no
+    # grant, no hash
+    key_hash = hashlib.sha256(created["key"].encode()).hexdigest()
+    names = {name.decode() for name in shared_redis.scan_iter("tm:keys:*")}
+    assert names == {KEY_USAGE}
+    assert not [name for name in shared_redis.scan_iter(f"*{key_hash}*")]
 
 
 def test_logs__whole_lifecycle__never_a_key_or_hash(

@@ -1,9 +1,10 @@
 """Bootstrap's service key: read scope only, the previous one retired after a grace
-period (or at once), all audited and announced; nothing changes when Redis cannot be
-told."""
+period (or at once), all audited; the change goes out as a signed notice, and commits
+whether or not Redis answers (readers catch up by their version check)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,11 +20,10 @@ from functions.commands.bootstrap import (
     provision_service_key,
 )
 from functions.core.adapters.migrations import migrate
-from functions.core.errors import ServiceUnavailable
-from functions.core.keys import publishing
 from functions.core.keys.material import hash_key
-from functions.core.models.keys import Grant
-from functions.core.redis_keys import KEY_GRANT_PREFIX
+from functions.core.keys.signing import Signer
+from functions.core.redis_keys import SNAPSHOT_CHANGES_CHANNEL
+from functions.core.snapshot.notices import KEYS_SOURCE, parse_notice
 from functions.devstack.processes import free_port
 
 DatabaseFactory = Callable[[str], str]
@@ -37,12 +37,6 @@ def auth_db(fresh_database: DatabaseFactory) -> str:
     return url
 
 
-def _share(client: redis.Redis, key: str) -> None:
-    """The grant auth would have published after evaluation used the key."""
-    grant = Grant(1, SERVICE_KEY_NAME, frozenset({"read"}), None, None)
-    publishing.share_grant(client, hash_key(key), grant, version=publishing.keys_version(client))
-
-
 def _expiries(url: str) -> list[tuple[str, bool, datetime | None]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT key_hash, is_active, expires_at FROM api_keys ORDER BY id")
@@ -52,18 +46,18 @@ def _expiries(url: str) -> list[tuple[str, bool, datetime | None]]:
 def test_provision_service_key__run_twice__old_key_works_for_ten_minutes_and_is_announced(
     fresh_database: DatabaseFactory, function_client: ClientFactory, redis_url: str
 ) -> None:
-    # Given a migrated auth database, and a first service key shared in Redis
+    # Given a migrated auth database with a first service key, and a reader of notices
     url = fresh_database("auth")
     migrate(url, ["auth"])
-    client = redis.Redis.from_url(redis_url)
-    first = provision_service_key(url, redis_url=redis_url)
-    _share(client, first)
-    version = publishing.keys_version(client)
+    secret = secrets.token_hex(32)
+    first = provision_service_key(url, redis_url=redis_url, grant_secret=secret)
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener.subscribe(SNAPSHOT_CHANGES_CHANNEL)
+    listener.get_message(timeout=1)
     # When bootstrap runs again (a deploy), with the default grace period
-    second = provision_service_key(url, redis_url=redis_url)
+    second = provision_service_key(url, redis_url=redis_url, grant_secret=secret)
     # Then the new key is active with exactly the read scope, and the old one still
-    # works, for ten minutes: its stale grant is gone from every cache, and the audit
-    # says bootstrap rotated it to the new key
+    # works, for ten minutes; the audit says bootstrap rotated it to the new key
     soon = datetime.now(UTC) + timedelta(seconds=600)
     with psycopg.connect(url) as conn:
         keys = conn.execute("SELECT id, key_hash, is_active, scopes FROM api_keys ORDER BY id")
@@ -81,10 +75,15 @@ def test_provision_service_key__run_twice__old_key_works_for_ten_minutes_and_is_
         ("create", new_id, None, "bootstrap"),
         ("rotate", old_id, new_id, "bootstrap"),
     ]
-    assert publishing.keys_version(client) == version + 1
-    assert client.get(KEY_GRANT_PREFIX + hash_key(first)) is None
+    # And the change went out as a key notice signed with the secret
+    message = listener.get_message(timeout=5)
+    assert message is not None
+    notice = parse_notice(message["data"], Signer(secret))
+    assert notice is not None and notice.source == KEYS_SOURCE
+    assert {change.key for change in notice.changes} == {str(old_id), str(new_id)}
     auth = function_client(
-        "auth", {"DATABASE_URL": url, "MASTER_KEY": "m" * 16, "REDIS_URL": redis_url}
+        "auth",
+        {"DATABASE_URL": url, "MASTER_KEY": secrets.token_urlsafe(32), "REDIS_URL": redis_url},
     )
     validated = auth.get("/validate", headers={"Authorization": f"Bearer {first}"})
     assert validated.status_code == 200
@@ -125,17 +124,20 @@ def test_provision_service_key__no_grace__old_key_revoked_at_once(
     assert actions == [("create",), ("create",), ("revoke",)]
 
 
-def test_provision_service_key__redis_unreachable__raises_and_changes_nothing(
+def test_provision_service_key__redis_unreachable__committed_without_a_notice(
     auth_db: str, redis_url: str
 ) -> None:
     # Given a first service key
     first = provision_service_key(auth_db, redis_url=redis_url)
-    # When bootstrap runs again but cannot reach Redis to announce the retirement
-    with pytest.raises(ServiceUnavailable) as raised:
-        provision_service_key(auth_db, redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    # Then it says why, and neither minted a key nor retired the old one
-    assert "Redis" in raised.value.message
-    assert _expiries(auth_db) == [(hash_key(first), True, None)]
+    # When bootstrap runs again, with no grace, but cannot reach Redis
+    second = provision_service_key(
+        auth_db,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        grant_secret=secrets.token_hex(32),
+        grace_seconds=0,
+    )
+    # Then the change is made all the same: readers see it by their version check
+    assert _expiries(auth_db) == [(hash_key(first), False, None), (hash_key(second), True, None)]
 
 
 def test_main__grace_seconds_option__old_key_ends_then(
@@ -154,18 +156,17 @@ def test_main__grace_seconds_option__old_key_ends_then(
     assert abs((ends - datetime.now(UTC)).total_seconds() - 5) < 3
 
 
-def test_main__redis_unreachable__exit_1_naming_redis(
+def test_main__redis_unreachable__new_key_printed(
     auth_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a first service key, whose retirement must be announced
+    # Given a first service key
     provision_service_key(auth_db)
     # When bootstrap runs again but cannot reach Redis
     status = main(["--auth-url", auth_db, "--redis-url", f"redis://127.0.0.1:{free_port()}/0"])
-    # Then it fails with a message, and prints no key
-    captured = capsys.readouterr()
-    assert status == 1
-    assert captured.out == ""
-    assert "Redis" in captured.err
+    # Then the new key is made and printed
+    printed = capsys.readouterr().out.strip()
+    assert status == 0
+    assert _expiries(auth_db)[-1][0] == hash_key(printed)
 
 
 WALKTHROUGH = frozenset({"read", "write", "evaluate"})

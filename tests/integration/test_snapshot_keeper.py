@@ -4,6 +4,8 @@ check that catches a lost notice, the Redis copy a cold start uses, and stalenes
 from __future__ import annotations
 
 import hashlib
+import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ import redis
 
 from functions.core.adapters.migrations import migrate
 from functions.core.adapters.redis_clients import redis_client
+from functions.core.keys.signing import Signer
 from functions.core.models.flags import CreateFlagRequest, UpdateFlagRequest
 from functions.core.models.keys import CreateKeyRequest
 from functions.core.redis_keys import SNAPSHOT_CONFIG, SNAPSHOT_KEYS
@@ -24,6 +27,7 @@ from functions.core.snapshot.keeper import SnapshotKeeper
 from functions.core.snapshot.sources import ConfigSource, KeySource, ReadOnlyDatabase
 
 NOWHERE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
+SECRET = secrets.token_hex(32)
 
 
 def eventually(check: Callable[[], bool], within: float = 2.0) -> float:
@@ -64,6 +68,7 @@ def keeper_for(databases: tuple[str, str], redis_url: str) -> Iterator[KeeperFac
             key_source=KeySource(ReadOnlyDatabase(auth_url or databases[1])),
             check_seconds=check_seconds,
             stale_after=1.0,
+            signer=Signer(SECRET),
         )
         made.append(keeper)
         keeper.start()
@@ -134,7 +139,12 @@ def test_the_version_check_catches_a_change_whose_notice_was_lost(
 def test_a_key_revocation_reaches_the_keeper(
     keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
 ) -> None:
-    keys = AuthService(database_url=databases[1], master_key="m" * 16, redis_url=redis_url)
+    keys = AuthService(
+        database_url=databases[1],
+        master_key=secrets.token_urlsafe(32),
+        redis_url=redis_url,
+        grant_secret=SECRET,
+    )
     created = keys.create_key(
         CreateKeyRequest.model_validate({"name": "app", "scopes": ["evaluate"]}),
         actor=Actor.master(),
@@ -193,3 +203,63 @@ def test_a_database_made_anew_is_a_new_epoch(
         conn.execute("INSERT INTO flags (name) VALUES ('after')")
     eventually(lambda: keeper.current.config.epoch != epoch, 2.0)
     assert "after" in keeper.current.flags
+
+
+def _auth(databases: tuple[str, str], redis_url: str) -> AuthService:
+    return AuthService(
+        database_url=databases[1],
+        master_key=secrets.token_urlsafe(32),
+        redis_url=redis_url,
+        grant_secret=SECRET,
+    )
+
+
+def test_a_cold_start__made_up_key_written_into_the_copy__copy_ignored_key_refused(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    # Given a real key, and the Redis copy of the keys a first process wrote
+    real = _auth(databases, redis_url).create_key(
+        CreateKeyRequest.model_validate({"name": "app", "scopes": ["evaluate"]}),
+        actor=Actor.master(),
+    )
+    keeper_for()
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: client.hexists(SNAPSHOT_KEYS, f"key:{real.id}"))
+    # When a Redis writer adds a made-up key to the copy, and a process starts cold
+    made_up = "tm_key_" + secrets.token_hex(32)
+    made_up_hash = hashlib.sha256(made_up.encode()).hexdigest()
+    document = {"id": 999999, "key_hash": made_up_hash, "scopes": ["evaluate"], "active": True}
+    client.hset(SNAPSHOT_KEYS, "key:999999", json.dumps(document))
+    cold = keeper_for()
+    # Then the copy of the keys is not believed: the made-up key gets nothing, the real
+    # one works (from PostgreSQL)
+    now = time.time()
+    assert cold.current.grant(made_up_hash, now) is None
+    assert cold.current.grant(hashlib.sha256(real.key.encode()).hexdigest(), now) is not None
+
+
+def test_a_cold_start__copy_restored_from_before_a_revocation__revoked_key_refused(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    # Given a key, and the Redis copy of the keys as it was while the key was usable
+    keys = _auth(databases, redis_url)
+    created = keys.create_key(
+        CreateKeyRequest.model_validate({"name": "app", "scopes": ["evaluate"]}),
+        actor=Actor.master(),
+    )
+    first = keeper_for()
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: client.hexists(SNAPSHOT_KEYS, f"key:{created.id}"))
+    saved = client.dump(SNAPSHOT_KEYS)
+    assert saved is not None
+    # When the key is revoked, Redis comes back from older data, and a process starts
+    keys.revoke_key(created.id, actor=Actor.master())
+    key_hash = hashlib.sha256(created.key.encode()).hexdigest()
+    eventually(lambda: first.current.grant(key_hash, time.time()) is None)
+    first.stop()
+    client.restore(SNAPSHOT_KEYS, 0, saved, replace=True)
+    cold = keeper_for()
+    # Then the process started from the copy, and never held the revoked key: it
+    # checked the copy against PostgreSQL before answering
+    assert cold.source == "redis"
+    assert cold.current.grant(key_hash, time.time()) is None

@@ -1,3 +1,3 @@
-"""API keys as the other functions see them: key material, grants, the shared validation
-cache, access by scope and environment.
+"""API keys: key material, access by scope and environment, the signature on what the
+functions tell each other about keys through Redis, and last-use notes.
 """

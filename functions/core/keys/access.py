@@ -68,9 +68,10 @@ def require_access(caller: Caller, *environments: str) -> None:
 
 
 def require_unbound(caller: Caller, action: str) -> None:
-    """For changes that reach every environment: flag deletion, environment CRUD."""
+    """For changes that reach every environment: flag deletion, segments, environments."""
     if caller.environment is not None:
         raise Forbidden(
-            f"this API key is bound to environment '{caller.environment}' and cannot {action}",
+            f"this API key is bound to environment '{caller.environment}' and cannot {action};"
+            " that takes a key that is not bound to an environment",
             key_environment=caller.environment,
         )

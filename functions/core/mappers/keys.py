@@ -1,5 +1,5 @@
-"""Keys between representations: `api_keys` rows into records, records into grants and
-response bodies. No body ever gets a field for the key hash."""
+"""Keys between representations: `api_keys` rows into records, records into refusals
+and response bodies. No body ever gets a field for the key hash."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from functions.core.models.keys import (
-    SEED_SCOPES,
     ApiKey,
     AuditEntry,
     AuditRecord,
     CreatedKey,
-    Grant,
     KeyInfo,
+    Refusal,
 )
 
 CREATED_MESSAGE = "API key created. Store it now: it is shown only once."
@@ -48,28 +47,19 @@ def audit_record(*, row: Mapping[str, Any]) -> AuditRecord:
     )
 
 
-def grant(*, key: ApiKey) -> Grant:
-    """What auth publishes for the other functions once it has checked the key."""
-    return Grant(
-        key_id=key.id,
-        name=key.name,
-        scopes=key.scopes,
-        environment=key.environment,
-        expires_at=key.expires_at.timestamp() if key.expires_at else None,
-    )
-
-
-def grant_from_validation(*, body: Mapping[str, Any]) -> Grant:
-    """`GET /validate`'s body; an older auth without ids or scopes means a seed key."""
-    scopes = body.get("scopes")
-    expires_at = body.get("expires_at")
-    return Grant(
-        key_id=int(body.get("id") or 0),
-        name=str(body.get("name", "")),
-        scopes=frozenset(scopes) if isinstance(scopes, list) else SEED_SCOPES,
-        environment=body.get("environment") or None,
-        expires_at=datetime.fromisoformat(expires_at).timestamp() if expires_at else None,
-    )
+def refusal(*, key: ApiKey, replacement: int | None, now: datetime) -> Refusal | None:
+    """Why a key in the table is not usable (None: it is): revoked, rotated out (by the
+    audit's record of the rotation, `replacement`) or expired."""
+    if key.usable_at(now):
+        return None
+    if key.revoked_at is not None or not key.is_active:
+        if replacement is not None:
+            return Refusal.rotated(key.revoked_at, replacement)
+        return Refusal.revoked(key.revoked_at)
+    if replacement is not None:
+        return Refusal.rotated(key.expires_at, replacement)
+    assert key.expires_at is not None
+    return Refusal.expired(key.expires_at)
 
 
 def key_info(*, key: ApiKey, now: datetime) -> KeyInfo:

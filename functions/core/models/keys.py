@@ -6,7 +6,6 @@ rotate) carries the plaintext key, once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -155,7 +154,8 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """What a valid key may do, as auth published it."""
+    """What a valid key may do, as the functions that hold the keys know it (from
+    `api_keys`, see `snapshot.state.grant_entry`)."""
 
     key_id: int
     name: str
@@ -166,30 +166,6 @@ class Grant:
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "id": self.key_id,
-                "name": self.name,
-                "scopes": sorted(self.scopes),
-                "environment": self.environment,
-                "expires_at": self.expires_at,
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> Grant:
-        document = json.loads(raw)
-        expires_at = document.get("expires_at")
-        return cls(
-            key_id=int(document["id"]),
-            name=str(document["name"]),
-            scopes=frozenset(document["scopes"]),
-            environment=document.get("environment"),
-            expires_at=float(expires_at) if expires_at is not None else None,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import LiteralString, Protocol
 
 from functions.core.adapters import db
 from functions.core.adapters.db import Connection
+from functions.core.keys.signing import Signer
 from functions.core.snapshot import notices
 from functions.core.snapshot.notices import Notice, NoticeChange
 from functions.core.stores import config_changes, key_changes
@@ -40,9 +41,12 @@ class _Writes:
     _store: _ChangeLog
     _lock_version: LiteralString
 
-    def __init__(self, database_url: str, redis_url: str | None) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str | None, signer: Signer | None = None
+    ) -> None:
         self._database_url = database_url
         self._redis_url = redis_url
+        self._signer = signer
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -61,7 +65,7 @@ class _Writes:
             if self._redis_url:
                 notice = self.notice(conn)
         if notice is not None and self._redis_url:
-            notices.publish(self._redis_url, notice)
+            notices.publish(self._redis_url, notice, self._signer)
 
     def notice(self, conn: Connection) -> Notice | None:
         """What this transaction changed, as its notice; call it before commit."""
@@ -97,8 +101,15 @@ class ConfigWrites(_Writes):
 
 
 class KeyWrites(_Writes):
-    """Writes to `api_keys` (the auth database); without Redis, nothing is published."""
+    """Writes to `api_keys` (the auth database). Their notices are signed: without Redis
+    or without a signer, nothing is published (readers would ignore an unsigned key
+    notice) and readers see the change by their version check."""
 
     _source = notices.KEYS_SOURCE
     _store = key_changes
     _lock_version = "SELECT 1 FROM key_state FOR NO KEY UPDATE"
+
+    def __init__(
+        self, database_url: str, redis_url: str | None, signer: Signer | None = None
+    ) -> None:
+        super().__init__(database_url, redis_url if signer is not None else None, signer)

@@ -1,27 +1,15 @@
 """The auth function's logic: issuing, describing, revoking, rotating and validating keys.
 
-Auth reads its own table for every check it makes (it is the source of truth), and
-publishes each key it validated as a grant in Redis for the other functions (see
-`keys.cache`).
+Auth reads its own table for every check it makes (it is the source of truth). The
+other functions never ask it: they hold the keys themselves (`snapshot.key_keeper`,
+`snapshot.keeper`), kept current by the keys' change log in this database.
 
-A change that shortens a key's life (revocation, rotation with or without grace,
-bootstrap's retirement of service keys) is announced *before* it is committed, inside
-its transaction and under the row's lock: bump `tm:keys:version`, delete the key's
-grant, publish the notice (`announce`). If Redis cannot be told, the transaction rolls
-back and the caller gets a 503 (`code: "unavailable"`, `dependency: "redis"`): nothing
-changed, and a retry once Redis answers works. So a change is never reported done
-while a grant that contradicts it may still be trusted by another function. A
-validation racing the change cannot bring the grant back: it reads the version first,
-then the row `FOR SHARE` — which waits for the uncommitted change and then sees it —
-and stores its grant only if the version has not moved (atomically, in Redis).
-
-Every key write also goes through `KeyWrites`: once committed, evaluation hears of it
-by a snapshot notice (`snapshot.notices`), which, unlike the announcement above, may be
-lost without harm (evaluation checks the keys' version in PostgreSQL periodically).
-
-Redis is optional: without REDIS_URL nothing is shared or announced (auth publishes no
-grant that would need withdrawing), and readers ask `/validate` every second. With
-REDIS_URL, validation still answers when Redis is down; key changes do not.
+Every key write goes through `KeyWrites`: a trigger bumps the keys' version and logs the
+change in the same transaction, and once committed a notice signed with `GRANT_SECRET`
+goes out through Redis. A revocation therefore commits whether or not Redis answers:
+the notice makes it reach the other functions within milliseconds, and their version
+check in PostgreSQL within a second without it (Redis down, or restored from older
+data). Nothing about keys is trusted from Redis unsigned.
 
 Environments belong to the flags function. Given its database (read only), auth
 refuses to bind a key to an environment that does not exist (422 listing those that
@@ -48,9 +36,10 @@ from functions.core.errors import (
     Unauthorized,
     Unprocessable,
 )
-from functions.core.keys import publishing
 from functions.core.keys.access import Caller, refused
 from functions.core.keys.material import hash_key, looks_like_key, same_secret
+from functions.core.keys.signing import Signer
+from functions.core.keys.usage import note_usage, read_usage
 from functions.core.mappers import keys as keys_mapper
 from functions.core.models.keys import (
     REFUSED,
@@ -99,13 +88,14 @@ class AuthService:
         database_url: str,
         master_key: str,
         redis_url: str | None,
+        grant_secret: str,
         config_database_url: str | None = None,
     ) -> None:
         self._database_url = database_url
         self._master_key = master_key
         self._redis_url = redis_url
         self._config_database_url = config_database_url
-        self._writes = KeyWrites(database_url, redis_url)
+        self._writes = KeyWrites(database_url, redis_url, Signer(grant_secret))
 
     def _redis(self) -> redis.Redis | None:
         return redis_client(self._redis_url) if self._redis_url else None
@@ -190,25 +180,14 @@ class AuthService:
             raise refused(Refusal.master_key())
         if not looks_like_key(presented):
             raise refused(Refusal.not_a_key())
-        key_hash = hash_key(presented)
-        version = self._shared(publishing.keys_version, "version read")
         with transaction(self._database_url) as conn:
-            key = key_store.find_by_hash(conn, key_hash=key_hash, share_lock=version is not None)
+            key = key_store.find_by_hash(conn, key_hash=hash_key(presented))
             refusal = None if key is None else self._refusal(conn, key)
         if key is None:
             raise refused(REFUSED)
         if refusal is not None:
             raise refused(refusal)
-        if version is not None:
-            grant = keys_mapper.grant(key=key)
-            self._shared(
-                lambda client: publishing.share_grant(client, key_hash, grant, version=version),
-                "grant sharing",
-            )
-            self._shared(
-                lambda client: publishing.note_usage(client, {key.id: _now().timestamp()}),
-                "usage note",
-            )
+        self._shared(lambda client: note_usage(client, {key.id: _now().timestamp()}), "usage note")
         return key
 
     @staticmethod
@@ -219,14 +198,7 @@ class AuthService:
         if key.usable_at(now):
             return None
         replacement = key_store.replacement_of(conn, key.id)
-        if key.revoked_at is not None or not key.is_active:
-            if replacement is not None:
-                return Refusal.rotated(key.revoked_at, replacement)
-            return Refusal.revoked(key.revoked_at)
-        if replacement is not None:
-            return Refusal.rotated(key.expires_at, replacement)
-        assert key.expires_at is not None
-        return Refusal.expired(key.expires_at)
+        return keys_mapper.refusal(key=key, replacement=replacement, now=now)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -269,7 +241,6 @@ class AuthService:
             else:
                 key = revoked
                 _audit(conn, "revoke", key_id, actor)
-                publishing.announce(self._redis(), [revoked])
         if revoked is not None:
             log.info("api key revoked", extra={"key_id": key_id, "actor": actor.kind})
         return keys_mapper.key_info(key=key, now=_now())
@@ -301,7 +272,6 @@ class AuthService:
             else:
                 retired = key_store.revoke_key(conn, key_id) or old
             _audit(conn, "rotate", key_id, actor, new_key_id=new.id)
-            publishing.announce(self._redis(), [retired])
         log.info(
             "api key rotated",
             extra={"key_id": key_id, "new_key_id": new.id, "actor": actor.kind},
@@ -325,7 +295,7 @@ class AuthService:
     # -- helpers -------------------------------------------------------------------------
 
     def _merge_usage(self, conn: Connection) -> None:
-        used = self._shared(publishing.read_usage, "usage merge")
+        used = self._shared(read_usage, "usage merge")
         if used:
             key_store.merge_last_used(
                 conn, {key_id: datetime.fromtimestamp(at, UTC) for key_id, at in used.items()}

@@ -8,21 +8,34 @@ versions). Evaluation processes keep it current themselves, after they applied a
 change: a change is written only onto the version it follows (checked and applied
 atomically in Redis), so concurrent writers never interleave two states; any other
 gap is closed by rewriting the whole copy.
+
+The keys' copy is signed as a whole with `GRANT_SECRET` (`keys.signing`): its `_meta`
+carries a MAC over the epoch, the version and every field as stored, so a field added,
+changed or put back from an older copy makes the whole copy untrusted, and a reader
+loads the keys from PostgreSQL instead (and logs that it did, never a key). It is
+always written whole (`replace_signed`): keys are few and change rarely.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from functions.core.keys.signing import KEYS_COPY, Signer
 from functions.core.redis_keys import SNAPSHOT_CONFIG, SNAPSHOT_KEYS
 from functions.core.snapshot.state import Change, Document, Version
 
+log = logging.getLogger(__name__)
+
 META = "_meta"
+SIGNATURE = "sig"
 _WRITE_BATCH = 2_000
 
 # KEYS[1] the hash; ARGV[1] epoch, ARGV[2] base version, ARGV[3] new version,
@@ -75,19 +88,90 @@ def hash_name(source: str) -> str:
     return SNAPSHOT_CONFIG if source == "config" else SNAPSHOT_KEYS
 
 
-def read(client: redis.Redis, source: str) -> Copy | None:
-    """The copy of `source` ("config" or "keys"), or None when there is none."""
+def read(client: redis.Redis, source: str, signer: Signer | None = None) -> Copy | None:
+    """The copy of `source` ("config" or "keys"), or None when there is none; with a
+    `signer`, the keys' copy only if its signature holds."""
     raw: Mapping[bytes, bytes] = client.hgetall(hash_name(source))  # type: ignore[assignment]
+    return _decode(raw, source, signer)
+
+
+def _decode(raw: Mapping[bytes, bytes], source: str, signer: Signer | None) -> Copy | None:
     meta_raw = raw.get(META.encode())
     if meta_raw is None:
         return None
     meta = json.loads(meta_raw)
+    version = Version(str(meta["epoch"]), int(meta["version"]))
+    if signer is not None and source == "keys":
+        mac = meta.get(SIGNATURE)
+        if not isinstance(mac, str) or not signer.valid(
+            KEYS_COPY, _signed_payload(version, _fields(raw)), mac
+        ):
+            log.warning(
+                "the Redis copy of the keys is not signed with GRANT_SECRET: ignored",
+                extra={"version": version.version},
+            )
+            return None
     documents: dict[tuple[str, str], Document] = {}
     for name, value in raw.items():
         kind, _, key = name.decode().partition(":")
         if kind != META:
             documents[(kind, key)] = json.loads(value)
-    return Copy(Version(str(meta["epoch"]), int(meta["version"])), documents, meta)
+    return Copy(version, documents, meta)
+
+
+def _fields(raw: Mapping[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    return sorted((name, value) for name, value in raw.items() if name != META.encode())
+
+
+def _signed_payload(version: Version, fields: Iterable[tuple[bytes, bytes]]) -> bytes:
+    digest = hashlib.sha256()
+    for name, value in fields:
+        digest.update(len(name).to_bytes(4, "big") + name + len(value).to_bytes(8, "big") + value)
+    return f"{version.epoch}\n{version.version}\n".encode() + digest.digest()
+
+
+def replace_signed(
+    client: redis.Redis,
+    source: str,
+    *,
+    version: Version,
+    documents: Mapping[tuple[str, str], Document],
+    signer: Signer,
+) -> bool:
+    """Write the whole copy, signed, unless it already holds this version or a newer one
+    of the same epoch under a valid signature. Built under a temporary name and renamed
+    (under WATCH, so a newer copy written meanwhile is kept)."""
+    name = hash_name(source)
+    fields = sorted(
+        (f"{kind}:{key}".encode(), json.dumps(doc).encode())
+        for (kind, key), doc in documents.items()
+    )
+    mac = signer.mac(KEYS_COPY, _signed_payload(version, fields))
+    meta = json.dumps({"epoch": version.epoch, "version": version.version, SIGNATURE: mac})
+    building = f"{name}:building:{version.version}:{os.getpid()}"
+    client.delete(building)
+    for start in range(0, len(fields), _WRITE_BATCH):
+        client.hset(building, mapping=dict(fields[start : start + _WRITE_BATCH]))
+    client.hset(building, META, meta)
+    with client.pipeline() as pipe:
+        try:
+            pipe.watch(name)  # type: ignore[no-untyped-call]
+            current = _decode(pipe.hgetall(name), source, signer)  # type: ignore[arg-type]
+            if (
+                current is not None
+                and current.version.epoch == version.epoch
+                and current.version.version >= version.version
+            ):
+                pipe.unwatch()
+                client.delete(building)
+                return False
+            pipe.multi()
+            pipe.rename(building, name)
+            pipe.execute()
+        except redis.WatchError:
+            client.delete(building)
+            return False
+    return True
 
 
 def stored_version(client: redis.Redis, source: str) -> Version | None:

@@ -10,6 +10,11 @@ three threads:
   the snapshot is current, or catches up what a lost notice left out;
 - the copier brings the Redis copy up to what this process holds.
 
+Keys are trusted from Redis only when signed with `GRANT_SECRET` (`keys.signing`): a
+key notice or a copy of the keys that is not is ignored. A process that started from
+the Redis copy checks it against PostgreSQL before it answers (when PostgreSQL
+answers), so a copy restored from older data never brings back a revoked key.
+
 Freshness. `confirmed` is when the configuration was last known to be the newest:
 a version check that found nothing newer, or a notice applied in sequence. An answer
 is `stale` when that is older than `stale_after` (PostgreSQL unreachable, or
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from functions.core.errors import ServiceUnavailable
+from functions.core.keys.signing import Signer
 from functions.core.redis_keys import SNAPSHOT_CHANGES_CHANNEL
 from functions.core.snapshot import copy
 from functions.core.snapshot.notices import Notice, parse_notice
@@ -99,8 +105,10 @@ class SnapshotKeeper:
         key_source: KeySource,
         check_seconds: float = 0.5,
         stale_after: float = 2.0,
+        signer: Signer | None = None,
     ) -> None:
         self._redis_factory = redis_factory
+        self._signer = signer
         self._config_source = config_source
         self._key_source = key_source
         self._check_seconds = check_seconds
@@ -218,8 +226,15 @@ class SnapshotKeeper:
 
     def load(self) -> None:
         """First load: the Redis copy, else PostgreSQL; raises ServiceUnavailable when
-        neither answers."""
+        neither answers. The copy is checked against PostgreSQL before it is served (and
+        served unconfirmed, stale, only when PostgreSQL does not answer)."""
         if self._load_from_redis():
+            try:
+                self.check()
+            except ServiceUnavailable as exc:
+                self._postgres.failed(exc)
+            finally:
+                self._loaded.set()
             return
         config = self._config_source.whole()
         keys = self._key_source.whole()
@@ -236,7 +251,7 @@ class SnapshotKeeper:
         try:
             client = self._redis_factory()
             config = copy.read(client, CONFIG)
-            keys = copy.read(client, KEYS)
+            keys = copy.read(client, KEYS, self._signer)
         except (redis.RedisError, ValueError, KeyError) as exc:
             self._redis.failed(exc)
             return False
@@ -250,7 +265,6 @@ class SnapshotKeeper:
             # Not confirmed yet: the checker confirms it against PostgreSQL.
             self._confirmed = time.monotonic() - self._stale_after - 1
             self.source = "redis"
-            self._loaded.set()
         log.info("snapshot loaded from the redis copy", extra={"version": config.version.version})
         return True
 
@@ -330,7 +344,7 @@ class SnapshotKeeper:
                 self._stop.wait(min(self._check_seconds * 2, 1.0))
 
     def _on_notice(self, raw: bytes | str) -> None:
-        notice = parse_notice(raw)
+        notice = parse_notice(raw, self._signer)
         if notice is None:
             return
         if not self._loaded.is_set():
@@ -400,7 +414,11 @@ class SnapshotKeeper:
         or failed over and lost the last writes): the next pass writes it whole."""
         client = self._redis_factory()
         for source in (CONFIG, KEYS):
-            found = copy.stored_version(client, source)
+            if source == KEYS and self._signer is not None:
+                whole = copy.read(client, source, self._signer)
+                found = whole.version if whole is not None else None
+            else:
+                found = copy.stored_version(client, source)
             with self._apply_lock:
                 held = self._held(source)
                 if found is None or found.epoch != held.epoch or found.version < held.version:
@@ -418,6 +436,18 @@ class SnapshotKeeper:
             held = snapshot.config if source == CONFIG else snapshot.keys
             meta = _meta(source, snapshot)
             written = -1
+            if source == KEYS and self._signer is not None:
+                if copied != held:
+                    copy.replace_signed(
+                        client,
+                        source,
+                        version=held,
+                        documents=_documents(source, snapshot),
+                        signer=self._signer,
+                    )
+                with self._apply_lock:
+                    self._copied[source] = held
+                continue
             if copied is not None and pending and pending[0][0] == copied:
                 merged: dict[tuple[str, str], Change] = {}
                 for _, _, changes in pending:

@@ -18,6 +18,12 @@ A notice can be lost (Redis down, a reader not subscribed yet): readers also com
 their version with PostgreSQL's periodically, so a lost notice delays a change, never
 hides it. Publishing therefore never fails a write: an unreachable Redis is logged
 once when the outage starts and once when it ends.
+
+Key notices are sealed with `GRANT_SECRET` (`keys.signing`: `tm1.<mac>.<the JSON>`): a
+reader ignores a key notice that is unsigned or wrongly signed, and logs that it did
+(at most every `IGNORED_LOG_SECONDS`, never its content), so whoever can write to Redis
+cannot add a key. A replayed notice is harmless: versions only move forward, and a
+notice for the version after the one a reader holds is the real change of that version.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +39,7 @@ from typing import Any
 import redis
 
 from functions.core.adapters.redis_clients import redis_client
+from functions.core.keys.signing import NOTICE, Signer, is_sealed
 from functions.core.redis_keys import SNAPSHOT_CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ KINDS: Mapping[str, frozenset[str]] = {
     CONFIG_SOURCE: frozenset({"flag", "segment", "environment"}),
     KEYS_SOURCE: frozenset({"key"}),
 }
+IGNORED_LOG_SECONDS = 10.0
 MAX_DOCUMENTED_ENTITIES = 200
 """Above this many entities, a notice names the changes without their documents: a
 notice stays small, and a reader catching up from PostgreSQL reads in bulk anyway."""
@@ -85,10 +94,41 @@ class Notice:
             separators=(",", ":"),
         )
 
+    def wire(self, signer: Signer | None) -> bytes:
+        """What is published: the JSON, sealed when there is a signer."""
+        payload = self.to_json().encode()
+        return signer.seal(NOTICE, payload) if signer is not None else payload
 
-def parse_notice(raw: bytes | str) -> Notice | None:
-    """The notice, or None for anything that is not one (a reader ignores it, and its
-    periodic version check catches up whatever it meant)."""
+
+def parse_notice(raw: bytes | str, signer: Signer | None = None) -> Notice | None:
+    """The notice, or None for anything that is not one, or not to be trusted: a key
+    notice without a valid signature by `signer` (a reader ignores it, and its periodic
+    version check catches up whatever a real notice meant)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if is_sealed(data):
+        payload = signer.open(NOTICE, data) if signer is not None else None
+        if payload is None:
+            _ignored("its signature is not GRANT_SECRET's")
+            return None
+        return _parse(payload)
+    notice = _parse(data)
+    if notice is not None and notice.source == KEYS_SOURCE:
+        _ignored("a key notice must be signed")
+        return None
+    return notice
+
+
+_ignored_logged_at: dict[str, float] = {}
+
+
+def _ignored(why: str) -> None:
+    now = time.monotonic()
+    if now - _ignored_logged_at.get(why, -IGNORED_LOG_SECONDS) >= IGNORED_LOG_SECONDS:
+        _ignored_logged_at[why] = now
+        log.warning("change notice ignored", extra={"why": why})
+
+
+def _parse(raw: bytes) -> Notice | None:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, TypeError):
@@ -138,11 +178,11 @@ _failing: set[str] = set()
 _failing_lock = threading.Lock()
 
 
-def publish(redis_url: str, notice: Notice) -> bool:
-    """Publish after the write committed; False (logged once per outage) if Redis could
-    not be told."""
+def publish(redis_url: str, notice: Notice, signer: Signer | None = None) -> bool:
+    """Publish after the write committed (sealed by `signer` when given); False (logged
+    once per outage) if Redis could not be told."""
     try:
-        redis_client(redis_url).publish(SNAPSHOT_CHANGES_CHANNEL, notice.to_json())
+        redis_client(redis_url).publish(SNAPSHOT_CHANGES_CHANNEL, notice.wire(signer))
     except redis.RedisError as exc:
         with _failing_lock:
             first = redis_url not in _failing

@@ -41,6 +41,7 @@ __all__ = [
     "load_documents",
     "pending",
     "ref",
+    "retired_hashes",
     "state",
 ]
 
@@ -115,6 +116,18 @@ def load_all(conn: Connection) -> tuple[SourceState, dict[DocumentKey, Document]
         (),
     )
     return current, usable, {}
+
+
+def retired_hashes(conn: Connection) -> set[str]:
+    """The hashes of keys that exist but can no longer be used (revoked, deactivated or
+    expired): a reader that holds them can tell such a key, whose refusal says why, from
+    a made-up one, refused without a query."""
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        rows = cursor.execute(
+            "SELECT key_hash FROM api_keys WHERE NOT (is_active AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > now()))"
+        ).fetchall()
+    return {str(key_hash) for (key_hash,) in rows}
 
 
 def _documents(conn: Connection, where: str, params: Sequence[Any]) -> dict[DocumentKey, Document]:

@@ -42,14 +42,10 @@ def create_key(
     return api_key(row=row), plaintext
 
 
-def find_by_hash(conn: Connection, *, key_hash: str, share_lock: bool = False) -> ApiKey | None:
-    """The key with this hash in any state: the caller decides whether it is usable.
-
-    `share_lock` waits for a change to the row that is not committed yet (a revocation
-    being announced) and then reads the row as that change left it."""
-    lock = " FOR SHARE" if share_lock else ""
+def find_by_hash(conn: Connection, *, key_hash: str) -> ApiKey | None:
+    """The key with this hash in any state: the caller decides whether it is usable."""
     row = conn.execute(
-        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s{lock}", (key_hash,)
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)
     ).fetchone()
     return api_key(row=row) if row else None
 

@@ -4,10 +4,13 @@ reader ignores it (and its periodic version check catches up whatever it meant).
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
 
+from functions.core.keys.signing import KEYS_COPY, NOTICE, Signer
+from functions.core.snapshot import notices
 from functions.core.snapshot.notices import Notice, NoticeChange, parse_notice
 
 
@@ -30,11 +33,57 @@ def test_parse_notice__bytes_of_a_notice__the_notice() -> None:
     )
 
 
-def test_parse_notice__keys_source__key_changes_accepted() -> None:
-    change = {"kind": "key", "key": "12", "environment": None, "document": None}
-    notice = parse_notice(json.dumps(_raw(source="keys", changes=[change])))
+KEY_CHANGE = {"kind": "key", "key": "12", "environment": None, "document": None}
+SIGNER = Signer(secrets.token_hex(32))
+
+
+def test_parse_notice__keys_source_signed__key_changes_accepted() -> None:
+    # Given a key notice sealed with the functions' secret
+    raw = SIGNER.seal(NOTICE, json.dumps(_raw(source="keys", changes=[KEY_CHANGE])).encode())
+    # When a reader with that secret parses it
+    notice = parse_notice(raw, SIGNER)
+    # Then it is the notice
     assert notice is not None
     assert notice.changes == (NoticeChange("key", "12", None, None),)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(json.dumps(_raw(source="keys", changes=[KEY_CHANGE])).encode(), id="unsigned"),
+        pytest.param(
+            Signer(secrets.token_hex(32)).seal(
+                NOTICE, json.dumps(_raw(source="keys", changes=[KEY_CHANGE])).encode()
+            ),
+            id="another secret",
+        ),
+        pytest.param(
+            SIGNER.seal(NOTICE, json.dumps(_raw(source="keys", changes=[KEY_CHANGE])).encode())[:-2]
+            + b"}}",
+            id="payload changed after signing",
+        ),
+        pytest.param(
+            SIGNER.seal(KEYS_COPY, json.dumps(_raw(source="keys", changes=[KEY_CHANGE])).encode()),
+            id="signed for another purpose",
+        ),
+        pytest.param(b"tm1.zz." + json.dumps(_raw(source="keys")).encode(), id="malformed seal"),
+    ],
+)
+def test_parse_notice__key_notice_not_signed_by_the_secret__ignored_and_logged(
+    raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a key notice a Redis writer without the secret could publish
+    notices._ignored_logged_at.clear()
+    # When a reader parses it
+    notice = parse_notice(raw, SIGNER)
+    # Then it is ignored, and a warning says so without the notice's content
+    assert notice is None
+    assert [r.getMessage() for r in caplog.records] == ["change notice ignored"]
+    assert '"12"' not in caplog.text
+
+
+def test_parse_notice__config_notice_unsigned__still_accepted() -> None:
+    assert parse_notice(json.dumps(_raw()), SIGNER) is not None
 
 
 @pytest.mark.parametrize(
