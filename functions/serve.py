@@ -13,6 +13,10 @@ imported, which is most of a cold start. FUNCTION_SOURCE (default: `functions/ma
 serves another source, as functions-framework allows: a test's stand-in functions or
 the bench's hello target, whose name then need not be one of the five.
 
+Metrics: before the fork it points PROMETHEUS_MULTIPROC_DIR at an emptied directory
+(the one given, or a private one removed on exit), where every worker keeps its numbers
+for `GET /metrics` to add up, whichever worker answers the scrape.
+
 SIGTERM: granian stops taking connections, each worker finishes its requests and runs
 the shutdown hooks (lifespan shutdown, or worker exit); a worker still running after
 SHUTDOWN_SECONDS is killed, so that the process always exits well inside Knative's
@@ -22,7 +26,9 @@ grace period.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +37,14 @@ from functions.core.names import FUNCTIONS
 
 DEFAULT_PORT = 8080
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the container's port must be reachable from outside
-SHUTDOWN_SECONDS = 5
-"""How long granian waits for a worker to stop before killing it: long enough for the
-last flush of events, far inside Knative's grace period."""
+SHUTDOWN_SECONDS = 20
+"""How long granian waits for a worker to stop before killing it: its requests in flight
+finish, then its shutdown hooks run (the last flush of events, at most 5 s; pools closed),
+inside Knative's grace period (`terminationGracePeriodSeconds` is the revision's
+`timeoutSeconds`, 30 s in knative/base)."""
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""`functions.core.metrics.MULTIPROC_DIR_VARIABLE`, named here so that reading it does not
+import prometheus_client before it is set."""
 WSGI_THREADS = 8
 """Requests a WSGI worker runs at once (the admin functions wait on PostgreSQL and Redis),
 at most what granian deems sane for the machine's cores (2 × cores + 1)."""
@@ -105,8 +116,33 @@ def _load(granian_target: str) -> Any:
 
 def serve(settings: ServeSettings) -> None:
     """Build the app, then run granian until SIGTERM or SIGINT."""
+    made_metrics_dir = _share_metrics()
+    try:
+        _serve(settings)
+    finally:
+        if made_metrics_dir is not None:
+            shutil.rmtree(made_metrics_dir, ignore_errors=True)
+
+
+def _share_metrics() -> str | None:
+    """Point PROMETHEUS_MULTIPROC_DIR at an empty directory before anything imports
+    prometheus_client (which reads it once) and before the fork, so that a scrape of any
+    worker adds up every worker's numbers (`functions.core.metrics`): the directory given,
+    emptied of a previous run's numbers, or a new private one, which is returned (to be
+    removed on exit)."""
+    given = os.environ.get(METRICS_DIR_VARIABLE)
+    path = given or tempfile.mkdtemp(prefix="togglemaster-metrics-")
+    os.makedirs(path, exist_ok=True)
+    os.environ[METRICS_DIR_VARIABLE] = path
+    from functions.core.metrics import clear_multiprocess_dir  # prometheus_client: after
+
+    clear_multiprocess_dir(path)
+    return None if given else path
+
+
+def _serve(settings: ServeSettings) -> None:
     global _app
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.server import Server
 
     from functions import apps
@@ -125,6 +161,9 @@ def serve(settings: ServeSettings) -> None:
         loop=Loops.uvloop if asgi else Loops.auto,
         blocking_threads=None if asgi else min(WSGI_THREADS, 2 * (os.cpu_count() or 1) + 1),
         websockets=False,
+        # HTTP/1.1 only, what Knative's queue-proxy speaks: an HTTP/2 body need not declare
+        # its length, and a refused HTTP/2 stream kept granian's worker from stopping.
+        http=HTTPModes.http1,
         workers_kill_timeout=SHUTDOWN_SECONDS,
     )
     server.serve(target_loader=_load)

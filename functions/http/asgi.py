@@ -28,6 +28,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _NO_BODY_STATUSES = frozenset({204, 304})
+_UNFRAMED_VERSIONS = frozenset({"2", "3"})
 
 
 async def handle(router: Router, request: StarletteRequest) -> StarletteResponse:
@@ -37,7 +38,7 @@ async def handle(router: Router, request: StarletteRequest) -> StarletteResponse
     path = _path(scope)
     headers = _headers(scope["headers"])
     body = b""
-    if "content-length" in headers or "transfer-encoding" in headers:
+    if "content-length" in headers or "transfer-encoding" in headers or _unframed(scope):
         limit = router.body_limit(method, path)
         body, refusal = await _read(request.receive, _declared(headers), limit)
         if refusal is not None:
@@ -50,6 +51,7 @@ async def handle(router: Router, request: StarletteRequest) -> StarletteResponse
             query_string=query.decode("utf-8", "replace") if query else "",
             headers=headers,
             body=body,
+            client=scope["client"][0] if scope.get("client") else None,
         )
     )
     return Sent(answer, head=method == "HEAD")
@@ -80,8 +82,11 @@ class BodyLimit:
     application reads it; lifespan shutdown runs `functions.http.startup`'s shutdown
     hooks after the application's own.
 
-    A request that declares no body passes untouched. One that does is read here, up to
-    its route's limit, and handed on whole in a single message.
+    An HTTP/1 request that declares no body passes untouched. Any other is read here, up
+    to its route's limit (a body of unknown length, chunked or HTTP/2's, is refused as
+    soon as it crosses it), and handed on whole in a single message. A refusal closes an
+    HTTP/1 connection (`Connection: close`) rather than leave the rest of the body to be
+    read.
     """
 
     def __init__(self, app: ASGIApp, limit: BodyLimitOf = default_limit) -> None:
@@ -104,7 +109,7 @@ class BodyLimit:
                 declared = int(value) if value.isdigit() else None
             elif name == b"transfer-encoding":
                 has_body = True
-        if not has_body:
+        if not has_body and not _unframed(scope):
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope["method"], _path(scope))
@@ -167,11 +172,19 @@ async def _read(
 async def _send(response: Response, scope: Scope, send: Send) -> None:
     sent = request_id(_header(scope["headers"], b"x-request-id"))
     response.headers[CORRELATION_HEADER] = sent
+    if not _unframed(scope):
+        response.headers["Connection"] = "close"
     await Sent(response)(scope, _no_receive, send)
 
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+def _unframed(scope: Scope) -> bool:
+    """Whether the request's body may come without Content-Length or chunked framing:
+    HTTP/2 or 3 (`togglemaster-serve` speaks HTTP/1.1 only; another server may not)."""
+    return scope.get("http_version") in _UNFRAMED_VERSIONS
 
 
 def _path(scope: Scope) -> str:

@@ -3,8 +3,10 @@
 The body-limit middleware of each protocol (`functions.http.wsgi.BodyLimit`,
 `functions.http.asgi.BodyLimit`) calls `body_refusal` with the declared length before
 the framework reads anything, then with the bytes received so far while it reads a body
-of unknown length; the router calls it again with the body it hands a route, so a route
-never sees more than it declared (`Router.route(body_limit=...)`).
+of unknown length (chunked, or HTTP/2's); the router calls it again with the body it
+hands a route, so a route never sees more than it declared (`Router.route(body_limit=...)`).
+A refusal closes the connection (`Connection: close`): the rest of the body is never read,
+and no body is ever held whole before its size is known to be within the limit.
 """
 
 from __future__ import annotations

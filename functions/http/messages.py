@@ -144,7 +144,7 @@ class Request:
     on first use.
     """
 
-    __slots__ = ("_args", "body", "headers", "method", "path", "query_string")
+    __slots__ = ("_args", "body", "client", "headers", "method", "path", "query_string")
 
     def __init__(
         self,
@@ -154,12 +154,15 @@ class Request:
         query_string: str = "",
         headers: Headers | None = None,
         body: bytes = b"",
+        client: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
         self.query_string = query_string
         self.headers = headers if headers is not None else _NO_HEADERS
         self.body = body
+        self.client = client
+        """The peer's address as the server saw it (see `http.throttle` for proxies)."""
         self._args: QueryArgs | None = None
 
     @property

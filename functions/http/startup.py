@@ -9,7 +9,9 @@ clients), closing what holds a thread or buffered events.
 Shutdown: `on_shutdown(callback)` registers what must run before a worker exits (the
 event publisher's last flush). `run_shutdown_hooks` runs them once per process: on ASGI
 lifespan shutdown (`functions.http.asgi.BodyLimit`), and at exit otherwise, WSGI
-workers included, which leave through multiprocessing and so skip `atexit`.
+workers included, which leave through multiprocessing and so skip `atexit`. Last, it
+closes what the function modules built and the PostgreSQL pools and Redis clients the
+process opened, so that its connections end cleanly rather than with the process.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import atexit
 import logging
 import multiprocessing.util
 import os
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from functions.core import metrics
 from functions.core.logs import configure_logging
 from functions.core.settings import Settings
 
@@ -70,8 +74,24 @@ def once(getter: Callable[[], T], *, owner: str | None = None) -> Callable[[], T
 
 
 def start(name: str, settings: Callable[[], Settings]) -> None:
-    """Validate the configuration (ConfigError names the variable), then set up logs."""
-    configure_logging(name, settings().log_level)
+    """Validate the configuration (ConfigError names the variable), then set up logs and
+    metrics (EMF lines when asked; each worker's last numbers flushed before it exits)."""
+    config = settings()
+    configure_logging(name, config.log_level)
+    namespace = config.emf_namespace()
+    emf = None if namespace is None else metrics.EmfSettings(namespace, config.metrics_emf_seconds)
+    metrics.configure(name, emf)
+    if not _metrics_shutdown_registered:
+        _register_metrics_shutdown()
+
+
+_metrics_shutdown_registered = False
+
+
+def _register_metrics_shutdown() -> None:
+    global _metrics_shutdown_registered
+    _metrics_shutdown_registered = True
+    on_shutdown(metrics.shutdown)
 
 
 def reset(module: str) -> None:
@@ -83,7 +103,29 @@ def reset(module: str) -> None:
         cached.cache_clear()
 
 
-_shutdown_hooks: list[Callable[[], object]] = []
+_POOLS = {
+    "functions.core.adapters.db": "database pools",
+    "functions.core.adapters.redis_clients": "redis clients",
+}
+"""The adapters that keep connections open per process, and what they hold."""
+
+
+def close_connections() -> None:
+    """Close what every function module built (`reset`) and the pools of the adapters
+    this process loaded (one it never imported opened nothing), then say so in the log."""
+    for module in list(_built):
+        reset(module)
+    closed = []
+    for name, what in _POOLS.items():
+        adapter = sys.modules.get(name)
+        if adapter is not None:
+            adapter.close_all()
+            closed.append(what)
+    log.info("connections closed", extra={"closed": closed})
+
+
+_shutdown_hooks: list[Callable[[], object]] = [close_connections]
+"""Run newest first: closing the connections, registered first, comes last."""
 _shutdown_lock = threading.Lock()
 _hooks_ran_in: int | None = None
 _exit_hooks_in: int | None = None
@@ -99,8 +141,8 @@ def on_shutdown(callback: Callable[[], object]) -> Callable[[], object]:
 
 
 def run_shutdown_hooks() -> None:
-    """Run every shutdown hook, once per process: a hook that fails is logged and the
-    others still run."""
+    """Run every shutdown hook, once per process, the last closing its connections
+    (`close_connections`): a hook that fails is logged and the others still run."""
     global _hooks_ran_in
     with _shutdown_lock:
         if _hooks_ran_in == os.getpid():

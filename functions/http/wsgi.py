@@ -49,6 +49,7 @@ def to_request(request: flask.Request, body: bytes) -> Request:
         query_string=_text(environ.get("QUERY_STRING", "")),
         headers=_headers(environ),
         body=body,
+        client=environ.get("REMOTE_ADDR"),
     )
 
 
@@ -68,9 +69,11 @@ class BodyLimit:
     """WSGI middleware: a body above its route's limit gets a 413 JSON answer before the
     application (or the framework around it) reads a byte of it.
 
-    A request without a body passes untouched. A body is read here, at most `limit + 1`
-    bytes, and replaced by an in-memory copy with its exact Content-Length: a chunked
-    body over the limit is refused as soon as it crosses it.
+    An HTTP/1 request without Content-Length or chunked framing has no body and passes
+    untouched. Any other body is read here, at most `limit + 1` bytes, and replaced by an
+    in-memory copy with its exact Content-Length: a body of unknown length (chunked, or
+    HTTP/2's) is refused as soon as it crosses the limit. A refusal closes the connection
+    (`Connection: close`) rather than leave the rest of the body to be read.
     """
 
     def __init__(self, app: WSGIApplication, limit: BodyLimitOf = default_limit) -> None:
@@ -79,12 +82,9 @@ class BodyLimit:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         declared = environ.get("CONTENT_LENGTH") or ""
-        chunked = _chunked(environ)
-        if not declared and not chunked:
+        if not declared and not _chunked(environ) and _http1(environ):
             return self.app(environ, start_response)
         length = int(declared) if declared.isdigit() else None
-        if length is None and not chunked:
-            return self.app(environ, start_response)
         limit = self._limit(environ.get("REQUEST_METHOD", "GET"), _path(environ))
         refusal = body_refusal(length, limit)
         if refusal is None:
@@ -124,12 +124,18 @@ def _send(
         (CORRELATION_HEADER, request_id(environ.get("HTTP_X_REQUEST_ID"))),
         *response.headers.items(),
     ]
+    if _http1(environ):
+        headers.append(("Connection", "close"))
     start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
     return [response.body]
 
 
 def _chunked(environ: WSGIEnvironment) -> bool:
     return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def _http1(environ: WSGIEnvironment) -> bool:
+    return str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")).startswith("HTTP/1")
 
 
 def _text(wsgi_string: str) -> str:

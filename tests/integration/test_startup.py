@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 
 import pytest
@@ -27,11 +28,19 @@ def _start(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 @pytest.mark.parametrize(
     ("target", "env", "variable"),
     [
-        ("auth", {"MASTER_KEY": "m" * 16}, "DATABASE_URL"),
-        ("auth", {"DATABASE_URL": "mysql://x/y", "MASTER_KEY": "m" * 16}, "DATABASE_URL"),
+        ("auth", {"MASTER_KEY": secrets.token_urlsafe(32)}, "DATABASE_URL"),
+        (
+            "auth",
+            {"DATABASE_URL": "mysql://x/y", "MASTER_KEY": secrets.token_urlsafe(32)},
+            "DATABASE_URL",
+        ),
         (
             "flags",
-            {"DATABASE_URL": "postgresql://h/db", "REDIS_URL": "redis://h"},
+            {
+                "DATABASE_URL": "postgresql://h/db",
+                "REDIS_URL": "redis://h",
+                "AUTH_DATABASE_URL": "postgresql://h/auth_db",
+            },
             "AUTH_SERVICE_URL",
         ),
         (

@@ -273,3 +273,47 @@ def test_body_limit__lifespan__startup_passed_on_shutdown_runs_the_hooks(hooks: 
     # Then the hooks ran after the app's own shutdown, before the server heard of it
     assert hooks == ["app startup", "app shutdown", "hook"]
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_body_limit__refusal_over_http1__closes_the_connection() -> None:
+    # Given / When a body over the limit on an HTTP/1.1 connection
+    connection = _serve(
+        asgi.BodyLimit(_App(), lambda method, path: 1000),
+        "POST",
+        "/echo",
+        [b"x" * 2000],
+        {"Content-Length": "2000"},
+    )
+    # Then the rest of the body is not read: the connection closes after the answer
+    assert connection.status == 413
+    assert connection.headers["connection"] == "close"
+
+
+def _serve_http2(app: Any, chunks: list[bytes]) -> _Connection:
+    """A POST /echo over HTTP/2 whose body declares no length (HTTP/2 need not)."""
+    connection = _Connection(chunks)
+    scope = {**_scope("POST", "/echo", []), "http_version": "2"}
+    asyncio.run(app(scope, connection.receive, connection.send))
+    return connection
+
+
+def test_body_limit__http2_body_without_length__counted_and_refused_at_the_limit() -> None:
+    # Given / When an HTTP/2 body of 1 MB in 1 KB chunks, no Content-Length
+    inner = _App()
+    connection = _serve_http2(
+        asgi.BodyLimit(inner, lambda method, path: 1000), [b"x" * 1000] * 1000
+    )
+    # Then it is read only up to the limit and refused before the app (no Connection
+    # header: HTTP/2 has none)
+    assert connection.status == 413
+    assert not inner.called
+    assert connection.taken == 2000
+    assert "connection" not in connection.headers
+
+
+def test_handle__http2_body_without_length__read_and_routed() -> None:
+    # Given / When an HTTP/2 body within the limit, behind the middleware as served
+    connection = _serve_http2(asgi.BodyLimit(_target, router.body_limit), [b"hel", b"lo"])
+    # Then the route gets the body
+    assert connection.status == 200
+    assert json.loads(connection.body)["body"] == "hello"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import types
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,33 @@ def test_on_shutdown__interpreter_exits__hooks_ran_once(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     # Then the hook ran, once
     assert marker.read_text() == "x"
+
+
+def test_close_connections__last_hook__built_values_and_loaded_pools_closed(
+    hooks: list[str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a function's getter whose value holds connections, a loaded adapter with
+    # pools (another not loaded), and a hook registered after the closing one
+    monkeypatch.setattr(startup, "_built", defaultdict(list))
+
+    class Client:
+        def close(self) -> None:
+            hooks.append("client closed")
+
+    startup.once(Client, owner="stand_in")()
+    adapter = types.SimpleNamespace(close_all=lambda: hooks.append("pools closed"))
+    monkeypatch.setitem(sys.modules, "functions.core.adapters.db", adapter)
+    monkeypatch.delitem(sys.modules, "functions.core.adapters.redis_clients", raising=False)
+    startup.on_shutdown(startup.close_connections)
+    startup.on_shutdown(lambda: hooks.append("events flushed"))
+    # When
+    with caplog.at_level(logging.INFO, logger="togglemaster.http"):
+        startup.run_shutdown_hooks()
+    # Then the flush came first, then the connections were closed, and the log says what
+    assert hooks == ["events flushed", "client closed", "pools closed"]
+    assert [r.__dict__.get("closed") for r in caplog.records] == [["database pools"]]
+
+
+def test_shutdown_hooks__as_the_module_starts__closing_the_connections_comes_last() -> None:
+    # Given / When / Then: registered first, run last (hooks run newest first)
+    assert startup._shutdown_hooks[0] is startup.close_connections

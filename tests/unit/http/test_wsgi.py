@@ -205,3 +205,49 @@ def test_body_limit__the_limit_of_the_route__asked_by_method_and_path() -> None:
     assert _call(middleware, _environ(b"z" * 101)[0])[0].startswith("413")
     assert _call(middleware, _environ(b"z" * 100)[0])[0].startswith("200")
     assert _call(middleware, _environ(b"z" * 101, path="/other")[0])[0].startswith("200")
+
+
+def test_body_limit__refusal_over_http1__closes_the_connection() -> None:
+    # Given a body over the limit on an HTTP/1.1 connection
+    middleware = wsgi.BodyLimit(_App(), lambda method, path: 1000)
+    environ, _ = _environ(b"x" * 2000)
+    environ["SERVER_PROTOCOL"] = "HTTP/1.1"
+    # When
+    status, headers, _ = _call(middleware, environ)
+    # Then the rest of the body is not read: the connection closes after the answer
+    assert status.startswith("413 ")
+    assert headers["Connection"] == "close"
+
+
+def test_body_limit__http2_body_without_length__counted_and_refused_at_the_limit() -> None:
+    # Given an HTTP/2 request, whose body need declare neither length nor chunks
+    inner = _App()
+    middleware = wsgi.BodyLimit(inner, lambda method, path: 1000)
+    environ, stream = _environ(b"x" * 1_000_000)
+    del environ["CONTENT_LENGTH"]
+    environ["SERVER_PROTOCOL"] = "HTTP/2"
+    # When
+    status, headers, body = _call(middleware, environ)
+    # Then it is read only up to the limit, refused before the app, no Connection header
+    # (HTTP/2 has none)
+    assert status.startswith("413 ")
+    assert json.loads(body)["code"] == "payload_too_large"
+    assert inner.environ is None
+    assert stream.taken == 1001
+    assert "Connection" not in headers
+
+
+def test_body_limit__http2_body_within_the_limit__handed_on_with_its_length() -> None:
+    # Given
+    inner = _App()
+    middleware = wsgi.BodyLimit(inner, lambda method, path: 1000)
+    environ, _ = _environ(b"y" * 10)
+    del environ["CONTENT_LENGTH"]
+    environ["SERVER_PROTOCOL"] = "HTTP/2"
+    # When
+    status, _, _ = _call(middleware, environ)
+    # Then
+    assert status == "200 OK"
+    assert inner.body == b"y" * 10
+    assert inner.environ is not None
+    assert inner.environ["CONTENT_LENGTH"] == "10"
