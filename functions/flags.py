@@ -25,7 +25,7 @@ from functions.core.models.flags import CreateFlagRequest, Flag, UpdateFlagReque
 from functions.core.models.overview import Overview
 from functions.core.services.config_files import ConfigFileService, parse_document
 from functions.core.services.environments import EnvironmentService
-from functions.core.services.flags import DECISION_FIELDS, FlagService
+from functions.core.services.flags import FlagService
 from functions.core.services.overview import OverviewService
 from functions.core.services.promotion import PromotionService
 from functions.core.settings import FlagsSettings
@@ -33,18 +33,24 @@ from functions.http import wsgi
 from functions.http.access import ENVIRONMENT, KeyCheck
 from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
-from functions.http.operations import JSON, Access, Parameter
+from functions.http.operations import IF_MATCH, JSON, Access, Parameter
 from functions.http.probes import add_probes
 from functions.http.requests import (
     YAML_TYPES,
     bearer_token,
     bool_query,
+    if_match,
     int_query,
     read_document,
     read_json,
     wants_yaml,
 )
-from functions.http.responses import json_response, no_content, yaml_response
+from functions.http.responses import (
+    json_response,
+    no_content,
+    versioned_response,
+    yaml_response,
+)
 from functions.http.router import Router
 from functions.http.startup import once
 
@@ -59,7 +65,9 @@ def settings() -> FlagsSettings:
 keys = KeyCheck(settings)
 
 
-IMPORT_LIMIT_BYTES = 16 * 1024 * 1024
+def import_limit() -> int:
+    """`IMPORT_MAX_BYTES`: the largest import body, in bytes."""
+    return settings().import_max_bytes
 
 
 @once
@@ -136,11 +144,13 @@ def list_flags(request: Request) -> Response:
     parameters=[ENVIRONMENT],
     errors=[404, 409, 422],
     access=KEY,
+    versioned=True,
 )
 def create_flag(request: Request) -> Response:
     environment = keys.environment(request, "write")
     body = read_json(request, CreateFlagRequest)
-    return json_response(flag_service().create_flag(body, environment=environment), status=201)
+    flag = flag_service().create_flag(body, environment=environment)
+    return versioned_response(flag, status=201)
 
 
 @router.route(
@@ -151,10 +161,13 @@ def create_flag(request: Request) -> Response:
     parameters=[ENVIRONMENT],
     errors=[404],
     access=KEY,
+    versioned=True,
 )
 def get_flag(request: Request, name: str) -> Response:
+    """`ETag`: the flag's version as this environment shows it; send it back in `If-Match`
+    when changing or deleting the flag, so that a change made since is not lost."""
     environment = keys.environment(request, "read")
-    return json_response(flag_service().get_flag(name, environment=environment))
+    return versioned_response(flag_service().get_flag(name, environment=environment))
 
 
 @router.route(
@@ -163,17 +176,25 @@ def get_flag(request: Request, name: str) -> Response:
     summary="Change a flag: its state in the environment, or its shared definition",
     body=UpdateFlagRequest,
     responses={200: Flag},
-    parameters=[ENVIRONMENT],
+    parameters=[ENVIRONMENT, IF_MATCH],
     errors=[404, 409, 422],
     access=KEY,
+    versioned=True,
 )
 def update_flag(request: Request, name: str) -> Response:
+    """`is_enabled` is the flag's state in the environment; every other field is shared by
+    all environments, so a key bound to one may send them only as they are (403 otherwise)."""
     caller = keys.caller(request, "write")
     environment = keys.acting_environment(request, caller)
     body = read_json(request, UpdateFlagRequest)
-    if body.model_fields_set & DECISION_FIELDS:
-        require_unbound(caller, "change a flag's variants or archive it in every environment")
-    return json_response(flag_service().update_flag(name, body, environment=environment))
+    flag = flag_service().update_flag(
+        name,
+        body,
+        environment=environment,
+        bound_to=caller.environment,
+        if_match=if_match(request),
+    )
+    return versioned_response(flag)
 
 
 @router.route(
@@ -181,13 +202,22 @@ def update_flag(request: Request, name: str) -> Response:
     "DELETE",
     summary="Delete a flag from every environment",
     responses={204: None},
+    parameters=[
+        Parameter(
+            ENVIRONMENT.name,
+            "where the ETag sent in If-Match was read (default: the default environment)",
+            schema=ENVIRONMENT.schema,
+        ),
+        IF_MATCH,
+    ],
     errors=[404, 409],
     access=KEY,
 )
 def delete_flag(request: Request, name: str) -> Response:
     caller = keys.caller(request, "write")
     require_unbound(caller, "delete a flag from every environment")
-    flag_service().delete_flag(name)
+    environment = keys.acting_environment(request, caller)
+    flag_service().delete_flag(name, environment=environment, if_match=if_match(request))
     return no_content()
 
 
@@ -232,7 +262,7 @@ def export_configuration(request: Request) -> Response:
     summary="Make the listed environments hold exactly a document's configuration",
     body=ConfigDocument,
     body_media=(JSON, *YAML_TYPES),
-    body_limit=IMPORT_LIMIT_BYTES,
+    body_limit=import_limit,
     responses={200: ImportResult},
     parameters=[
         Parameter("dry_run", "true: only the plan, nothing applied", schema={"type": "boolean"})
@@ -243,7 +273,7 @@ def export_configuration(request: Request) -> Response:
 def import_configuration(request: Request) -> Response:
     caller = keys.caller(request, "write")
     dry_run = bool_query(request, "dry_run")
-    document = parse_document(read_document(request, limit=IMPORT_LIMIT_BYTES))
+    document = parse_document(read_document(request, limit=import_limit()))
     require_access(caller, *(environment.key for environment in document.environments))
     return json_response(
         config_file_service().import_document(
@@ -355,7 +385,7 @@ def get_environment(request: Request, key: str) -> Response:
 )
 def rename_environment(request: Request, key: str) -> Response:
     caller = keys.caller(request, "write")
-    require_access(caller, key)
+    require_unbound(caller, "rename environments")
     body = read_json(request, UpdateEnvironmentRequest)
     return json_response(environment_service().rename_environment(key, name=body.name))
 

@@ -26,10 +26,10 @@ from functions.http import wsgi
 from functions.http.access import ENVIRONMENT, KeyCheck
 from functions.http.messages import Request, Response
 from functions.http.openapi import add_openapi
-from functions.http.operations import Access
+from functions.http.operations import IF_MATCH, Access
 from functions.http.probes import add_probes
-from functions.http.requests import read_json
-from functions.http.responses import json_response, no_content
+from functions.http.requests import if_match, read_json
+from functions.http.responses import json_response, no_content, versioned_response
 from functions.http.router import Router
 from functions.http.startup import once
 
@@ -77,11 +77,12 @@ KEY = Access.KEY
     parameters=[ENVIRONMENT],
     errors=[404, 409, 422],
     access=KEY,
+    versioned=True,
 )
 def create_rule(request: Request) -> Response:
     environment = keys.environment(request, "write")
     body = read_json(request, CreateRuleRequest)
-    return json_response(rules().create_rule(body, environment=environment), status=201)
+    return versioned_response(rules().create_rule(body, environment=environment), status=201)
 
 
 @router.route(
@@ -92,10 +93,13 @@ def create_rule(request: Request) -> Response:
     parameters=[ENVIRONMENT],
     errors=[404],
     access=KEY,
+    versioned=True,
 )
 def get_rule(request: Request, flag_name: str) -> Response:
+    """`ETag`: the rule's version; send it back in `If-Match` when changing or deleting
+    the rule, so that a change made since is not lost."""
     environment = keys.environment(request, "read")
-    return json_response(rules().get_rule(flag_name, environment=environment))
+    return versioned_response(rules().get_rule(flag_name, environment=environment))
 
 
 @router.route(
@@ -104,14 +108,16 @@ def get_rule(request: Request, flag_name: str) -> Response:
     summary="Change a flag's targeting rule in the environment",
     body=UpdateRuleRequest,
     responses={200: Rule},
-    parameters=[ENVIRONMENT],
+    parameters=[ENVIRONMENT, IF_MATCH],
     errors=[404, 409, 422],
     access=KEY,
+    versioned=True,
 )
 def update_rule(request: Request, flag_name: str) -> Response:
     environment = keys.environment(request, "write")
     body = read_json(request, UpdateRuleRequest)
-    return json_response(rules().update_rule(flag_name, body, environment=environment))
+    rule = rules().update_rule(flag_name, body, environment=environment, if_match=if_match(request))
+    return versioned_response(rule)
 
 
 @router.route(
@@ -119,12 +125,13 @@ def update_rule(request: Request, flag_name: str) -> Response:
     "DELETE",
     summary="Delete a flag's targeting rule in the environment",
     responses={204: None},
-    parameters=[ENVIRONMENT],
+    parameters=[ENVIRONMENT, IF_MATCH],
     errors=[404, 409],
     access=KEY,
 )
 def delete_rule(request: Request, flag_name: str) -> Response:
-    rules().delete_rule(flag_name, environment=keys.environment(request, "write"))
+    environment = keys.environment(request, "write")
+    rules().delete_rule(flag_name, environment=environment, if_match=if_match(request))
     return no_content()
 
 
@@ -144,11 +151,12 @@ def list_segments(request: Request) -> Response:
     responses={201: Segment},
     errors=[409, 422],
     access=KEY,
+    versioned=True,
 )
 def create_segment(request: Request) -> Response:
     _segment_writer(request)
     body = read_json(request, CreateSegmentRequest)
-    return json_response(segments().create_segment(body), status=201)
+    return versioned_response(segments().create_segment(body), status=201)
 
 
 @router.route(
@@ -158,10 +166,13 @@ def create_segment(request: Request) -> Response:
     responses={200: Segment},
     errors=[404],
     access=KEY,
+    versioned=True,
 )
 def get_segment(request: Request, key: str) -> Response:
+    """`ETag`: the segment's version; send it back in `If-Match` when changing or deleting
+    the segment, so that a change made since is not lost."""
     keys.caller(request, "read")
-    return json_response(segments().get_segment(key))
+    return versioned_response(segments().get_segment(key))
 
 
 @router.route(
@@ -170,13 +181,15 @@ def get_segment(request: Request, key: str) -> Response:
     summary="Replace a segment's audience",
     body=SegmentBody,
     responses={200: Segment},
+    parameters=[IF_MATCH],
     errors=[404, 409, 422],
     access=KEY,
+    versioned=True,
 )
 def update_segment(request: Request, key: str) -> Response:
     _segment_writer(request)
     body = read_json(request, SegmentBody)
-    return json_response(segments().update_segment(key, body))
+    return versioned_response(segments().update_segment(key, body, if_match=if_match(request)))
 
 
 @router.route(
@@ -184,12 +197,13 @@ def update_segment(request: Request, key: str) -> Response:
     "DELETE",
     summary="Delete a segment no targeting rule names",
     responses={204: None},
+    parameters=[IF_MATCH],
     errors=[404, 409],
     access=KEY,
 )
 def delete_segment(request: Request, key: str) -> Response:
     _segment_writer(request)
-    segments().delete_segment(key)
+    segments().delete_segment(key, if_match=if_match(request))
     return no_content()
 
 

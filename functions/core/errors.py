@@ -27,6 +27,10 @@ class ToggleMasterError(Exception):
     def to_body(self) -> ErrorBody:
         return self.body.model_validate({"error": self.message, "code": self.code, **self.details})
 
+    def headers(self) -> dict[str, str]:
+        """Response headers this error calls for (`Retry-After` on a 429)."""
+        return {}
+
 
 class InternalError(ToggleMasterError):
     """What the client sees of a bug: nothing but the correlation id to report."""
@@ -66,6 +70,14 @@ class Conflict(ToggleMasterError):
     code = "conflict"
 
 
+class PreconditionFailed(ToggleMasterError):
+    """`If-Match` named a version the resource no longer has: someone changed it since the
+    caller read it, and the write was not made."""
+
+    status = 412
+    code = "precondition_failed"
+
+
 class PayloadTooLarge(ToggleMasterError):
     status = 413
     code = "payload_too_large"
@@ -93,10 +105,32 @@ class InvalidValue(Unprocessable):
     code = "invalid_value"
 
 
+class LimitExceeded(Unprocessable):
+    """A rule document or segment beyond one of the caps that bound what an evaluation
+    costs (`functions.core.engine.limits`); `limit` names the cap, `maximum` its value."""
+
+    code = "limit_exceeded"
+
+
 class UnknownParameter(Unprocessable):
     """A query parameter the endpoint does not take; `parameter` and `accepted` say."""
 
     code = "unknown_parameter"
+
+
+class TooManyRequests(ToggleMasterError):
+    """A client over a rate limit (`functions.http.throttle`): `retry_after` seconds until
+    the window that counts it ends, also sent as `Retry-After`."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(ToggleMasterError):

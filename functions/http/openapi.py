@@ -149,7 +149,15 @@ def document(router: Router) -> dict[str, Any]:
                 "RequestId": {
                     "description": "the request's correlation id (sent, or made up)",
                     "schema": {"type": "string"},
-                }
+                },
+                "ETag": {
+                    "description": "the resource's version as this answer shows it (for a"
+                    " flag or a rule: in its environment); it changes exactly when the answer"
+                    " does. Send it in `If-Match` when changing or deleting the resource: if"
+                    " someone changed it since, the write is refused with 412 and nothing is"
+                    " written",
+                    "schema": {"type": "string"},
+                },
             },
             "securitySchemes": {
                 name: {"type": "http", "scheme": "bearer", "description": text}
@@ -220,6 +228,8 @@ def _operation(
     responses: dict[str, Any] = {}
     for status, body_type in operation.statuses().items():
         described_response = _response(status, body_type, operation.response_media, schemas)
+        if operation.versioned and status < 300:
+            described_response["headers"]["ETag"] = {"$ref": "#/components/headers/ETag"}
         if body_type in (ErrorBody, InternalErrorBody):
             # The same few error answers on every operation: described once, referred to.
             name = HTTPStatus(status).name.title().replace("_", "")

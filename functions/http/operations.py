@@ -41,6 +41,15 @@ class Parameter:
     free_form: bool = False
 
 
+IF_MATCH = Parameter(
+    "If-Match",
+    "the ETag of the resource as it was read: the write is made only if it still has that"
+    " version, else 412 and nothing is written (`*`: any version). Without it, the write"
+    " is made whatever changed since",
+    location="header",
+)
+
+
 def strict_parameters(
     access: Access, parameters: Sequence[Parameter], responses: Mapping[int, Any] | None
 ) -> frozenset[str] | None:
@@ -74,6 +83,8 @@ class Operation:
     errors: frozenset[int]
     parameters: tuple[Parameter, ...]
     access: Access
+    versioned: bool = False
+    """Its successful answers carry the resource's `ETag` (see `IF_MATCH`)."""
 
     @property
     def description(self) -> str | None:
@@ -94,8 +105,11 @@ class Operation:
         takes_input = bool(self.body or self.parameters) and 400 not in self.responses
         if strict or takes_input:
             errors.add(422)  # an unknown body field or query parameter, or a wrong value
+        if IF_MATCH in self.parameters:
+            errors.add(412)  # changed since it was read
         if self.access is not Access.NONE:
             errors |= {401, 403, 503}  # no key or a bad one; a good one without the right
+            errors.add(429)  # a client that failed to authenticate too often (http.throttle)
         answers: dict[int, Any] = dict(self.responses)
         for status in errors - answers.keys():
             answers[status] = InternalErrorBody if status == 500 else ErrorBody

@@ -21,6 +21,7 @@ from functions.core.errors import (
 )
 from functions.core.models.problems import Problem, accepted_fields, problems
 from functions.core.parsing import parse_json, parse_yaml
+from functions.core.services.preconditions import IfMatch
 from functions.http.limits import MAX_BODY_BYTES
 from functions.http.messages import Request
 
@@ -35,6 +36,25 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def if_match(request: Request) -> IfMatch | None:
+    """The versions `If-Match` names (`"v1", "v2"`, or `*` for any); None without one.
+    A weak tag (`W/"v"`) never matches, as HTTP's strong comparison says; a tag sent
+    without its quotes is taken as it is."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    tags = [tag.strip() for tag in header.split(",") if tag.strip()]
+    if not tags:
+        raise InvalidValue(
+            'header If-Match must name an ETag (as the GET answered it, e.g. "3f2a...") or *',
+            parameter="If-Match",
+        )
+    if "*" in tags:
+        return IfMatch(any=True)
+    versions = frozenset(tag.strip('"') for tag in tags if not tag.startswith("W/"))
+    return IfMatch(versions=versions)
 
 
 def api_key(request: Request) -> str | None:

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel
 
 from functions.core.errors import ToggleMasterError
+from functions.core.services.preconditions import version_of
 from functions.http.messages import Response
 from functions.http.operations import JSON
 
@@ -29,6 +30,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
         ]
     payload = json.dumps(body, separators=(",", ":"), default=str)
     return Response(payload.encode(), status, headers, JSON)
+
+
+def versioned_response(resource: BaseModel, status: int = 200) -> Response:
+    """A flag, rule or segment with its `ETag`: what a later write sends in `If-Match`."""
+    return json_response(resource, status, {"ETag": f'"{version_of(resource)}"'})
 
 
 def fast_json_response(
@@ -51,4 +57,4 @@ def no_content() -> Response:
 
 
 def error_response(error: ToggleMasterError) -> Response:
-    return json_response(error.to_body(), status=error.status)
+    return json_response(error.to_body(), status=error.status, headers=error.headers() or None)

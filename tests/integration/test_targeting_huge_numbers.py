@@ -10,13 +10,11 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 from flask.testing import FlaskClient
 
+from functions.core.adapters.db import transaction
 from functions.core.adapters.migrations import migrate
-from functions.core.keys import publishing
-from functions.core.keys.material import generate_key, hash_key
-from functions.core.models.keys import Grant
+from functions.core.stores.keys import create_key
 
 ClientFactory = Callable[[str, dict[str, str]], FlaskClient]
 DatabaseFactory = Callable[[str], str]
@@ -35,29 +33,27 @@ def _conditions_rule(clause: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def targeting(
-    function_client: ClientFactory, fresh_database: DatabaseFactory, redis_url: str
+    function_client: ClientFactory,
+    fresh_database: DatabaseFactory,
+    redis_url: str,
+    auth_db: str,
 ) -> tuple[FlaskClient, dict[str, str], str]:
     """The targeting function on a migrated database holding one boolean flag, and the
-    headers of a write key whose grant auth has already shared in Redis."""
+    headers of a write key in auth's table (which targeting reads)."""
     url = fresh_database("huge_numbers")
     migrate(url, ["flags", "targeting"])
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO flags (name) VALUES (%s)", (FLAG,))
-    key = generate_key()
-    grant = Grant(
-        key_id=1,
-        name="writer",
-        scopes=frozenset({"read", "write"}),
-        environment=None,
-        expires_at=None,
-    )
-    shared = redis.Redis.from_url(redis_url)
-    assert publishing.share_grant(
-        shared, hash_key(key), grant, version=publishing.keys_version(shared)
-    )
+    with transaction(auth_db) as conn:
+        _, key = create_key(conn, name="writer", scopes={"read", "write"})
     client = function_client(
         "targeting",
-        {"DATABASE_URL": url, "REDIS_URL": redis_url, "AUTH_SERVICE_URL": "http://127.0.0.1:9"},
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "AUTH_SERVICE_URL": "http://127.0.0.1:9",
+            "AUTH_DATABASE_URL": auth_db,
+        },
     )
     return client, {"Authorization": f"Bearer {key}"}, url
 

@@ -12,7 +12,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from functions.core import engine
-from functions.core.errors import Unprocessable
+from functions.core.engine import limits
+from functions.core.errors import LimitExceeded, Unprocessable
 
 _DEFINITION_FIELDS = ("type", "variants", "off_variant", "default_variant")
 
@@ -22,6 +23,13 @@ def _refusal(what: str, exc: engine.RuleValidationError, path: str) -> Unprocess
     required"), not only in `field`."""
     field = exc.path.replace("$", path, 1)
     subject = field.removeprefix("$.") if field != "$" else "the document"
+    if isinstance(exc, limits.LimitError):
+        return LimitExceeded(
+            f"{what} over a limit: '{subject}' {exc.message} (limit {exc.limit})",
+            field=field,
+            limit=exc.limit,
+            maximum=exc.maximum,
+        )
     return Unprocessable(f"invalid {what}: '{subject}' {exc.message}", field=field)
 
 
@@ -66,12 +74,22 @@ def flag_definition(
 def canonical_rule_document(
     *, definition: engine.FlagDefinition, rules: Any, segment_keys: Collection[str], path: str
 ) -> Any:
-    """The canonical form of `rules` for this flag and these segments, or 422."""
+    """The canonical form of `rules` for this flag and these segments, or 422 (also for
+    one beyond a cap of `engine.limits`: this is what every write of a rule goes through)."""
     try:
+        limits.check_ruleset(rules)
         parsed = engine.parse_ruleset(rules, definition, segment_keys)
     except engine.RuleValidationError as exc:
         raise _refusal("rules", exc, path) from None
     return engine.ruleset_to_document(parsed)
+
+
+def check_rule_limits(rules: Any, *, path: str) -> None:
+    """422 when a stored rule document about to be copied (promotion) exceeds a cap."""
+    try:
+        limits.check_ruleset(rules)
+    except limits.LimitError as exc:
+        raise _refusal("rules", exc, path) from None
 
 
 def referenced_segments(rules: Any) -> list[str]:
@@ -86,8 +104,10 @@ def referenced_segments(rules: Any) -> list[str]:
 
 
 def canonical_segment_document(*, document: Mapping[str, Any], path: str = "$") -> dict[str, Any]:
-    """The canonical segment document, or 422 naming the field (`$.conditions.all[0].op`)."""
+    """The canonical segment document, or 422 naming the field (`$.conditions.all[0].op`)
+    or the cap it exceeds."""
     try:
+        limits.check_segment(document)
         return engine.segment_to_document(engine.parse_segment(dict(document)))
     except engine.RuleValidationError as exc:
         raise _refusal("segment", exc, path) from None

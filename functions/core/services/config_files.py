@@ -123,7 +123,7 @@ class ConfigFileService:
                 raise Forbidden(
                     f"this API key is bound to environment '{bound_to}' and cannot change"
                     " what every environment shares (flag definitions, segments,"
-                    " environments)",
+                    " environments); that takes a key that is not bound to an environment",
                     key_environment=bound_to,
                     shared_changes=shared[:20],
                 )

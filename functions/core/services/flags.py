@@ -10,15 +10,17 @@ from collections.abc import Sequence
 from functions.core.adapters.db import Connection, transaction
 from functions.core.mappers import definitions
 from functions.core.models.flags import CreateFlagRequest, Flag, UpdateFlagRequest
+from functions.core.services import preconditions
 from functions.core.services.change_writes import ConfigWrites
-from functions.core.services.guards import check_stored_rules
+from functions.core.services.guards import check_stored_rules, refuse_shared_changes
+from functions.core.services.preconditions import IfMatch
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
 
 VARIANT_FIELDS = frozenset({"type", "variants", "off_variant", "default_variant"})
 DEFINITION_FIELDS = VARIANT_FIELDS | {"tags", "owner", "archived"}
-DECISION_FIELDS = VARIANT_FIELDS | {"archived"}
-"""Definition fields that change what every environment decides."""
+SHARED_FIELDS = DEFINITION_FIELDS | {"description"}
+"""Every field of `PUT /flags/<name>` but `is_enabled`: one flag, seen by every environment."""
 
 
 class FlagService:
@@ -56,34 +58,77 @@ class FlagService:
             )
         return flag
 
-    def update_flag(self, name: str, request: UpdateFlagRequest, *, environment: str) -> Flag:
+    def update_flag(
+        self,
+        name: str,
+        request: UpdateFlagRequest,
+        *,
+        environment: str,
+        bound_to: str | None = None,
+        if_match: IfMatch | None = None,
+    ) -> Flag:
+        """`bound_to`: the environment the caller's key is bound to; such a key changes the
+        flag's state there and nothing every environment shares (403 naming the fields,
+        nothing written). `if_match`: the versions the caller read (412 when it changed)."""
         given = request.model_fields_set
         with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
-            if given & DEFINITION_FIELDS:
-                _update_definition(conn, name, request, environment=environment)
+            current: Flag | None = None
+            if if_match is not None or given & SHARED_FIELDS:
+                flag_store.lock_flag(conn, name)
+                current = flag_store.get_flag(conn, name, environment=environment)
+                preconditions.check(
+                    if_match,
+                    current,
+                    what=f"flag '{name}' in environment '{environment}'",
+                    read_again=f"GET /flags/{name}?environment={environment}",
+                )
+            definition = None
+            if current is not None and given & DEFINITION_FIELDS:
+                definition = _new_definition(conn, name, request, current)
+            set_description = "description" in given
+            if bound_to is not None and current is not None:
+                refuse_shared_changes(
+                    bound_to, _changed_shared_fields(current, request, definition)
+                )
+                definition, set_description = None, False  # sent, but as they are
+            if definition is not None:
+                flag_store.set_definition(conn, name, definition)
             flag = flag_store.update_flag(
                 conn,
                 name,
                 environment=environment,
                 description=request.description,
-                set_description="description" in given,
+                set_description=set_description,
                 is_enabled=request.is_enabled,
             )
         return flag
 
-    def delete_flag(self, name: str) -> None:
+    def delete_flag(
+        self, name: str, *, if_match: IfMatch | None = None, environment: str | None = None
+    ) -> None:
+        """From every environment; `if_match` is checked against the flag as `environment`
+        (where the caller read it) shows it."""
         with self._writes.transaction() as conn:
+            if if_match is not None:
+                if environment is None:
+                    raise ValueError("checking a version needs the environment it was read in")
+                environment_store.get_environment(conn, environment)
+                flag_store.lock_flag(conn, name)
+                preconditions.check(
+                    if_match,
+                    flag_store.get_flag(conn, name, environment=environment),
+                    what=f"flag '{name}'",
+                    read_again=f"GET /flags/{name}?environment={environment}",
+                )
             flag_store.delete_flag(conn, name)
 
 
-def _update_definition(
-    conn: Connection, name: str, request: UpdateFlagRequest, *, environment: str
-) -> None:
-    """Merge the fields sent into the stored definition; refuse one a stored rule would
-    not fit (the definition is shared, so every environment's rules must fit it)."""
-    flag_store.lock_flag(conn, name)
-    current = flag_store.get_flag(conn, name, environment=environment)
+def _new_definition(
+    conn: Connection, name: str, request: UpdateFlagRequest, current: Flag
+) -> flag_store.Definition:
+    """The stored definition with the fields sent merged in; refused (422) when a stored
+    rule would not fit it (the definition is shared, so every environment's rules must)."""
     given = request.model_fields_set
     merged = current.model_dump()
     for field in given & VARIANT_FIELDS:
@@ -95,13 +140,37 @@ def _update_definition(
     if given & {"type", "variants"}:
         field = "$.variants" if "variants" in given else "$.type"
         check_stored_rules(conn, definition, field=field)
-    flag_store.set_definition(
-        conn,
-        name,
-        flag_store.Definition.of(
-            definition,
-            tags=(request.tags or []) if "tags" in given else current.tags,
-            owner=request.owner if "owner" in given else current.owner,
-            archived=current.archived if request.archived is None else request.archived,
-        ),
+    return flag_store.Definition.of(
+        definition,
+        tags=(request.tags or []) if "tags" in given else current.tags,
+        owner=request.owner if "owner" in given else current.owner,
+        archived=current.archived if request.archived is None else request.archived,
     )
+
+
+def _changed_shared_fields(
+    current: Flag, request: UpdateFlagRequest, definition: flag_store.Definition | None
+) -> list[str]:
+    """The fields sent that would change what every environment shares (a field sent as
+    it already is changes nothing, so a client that sends back the whole flag it read
+    with only `is_enabled` changed is not refused)."""
+    given = request.model_fields_set
+    changed = []
+    if "description" in given and request.description != current.description:
+        changed.append("description")
+    if definition is not None:
+        now = {
+            "type": definition.type,
+            "variants": definition.variants,
+            "off_variant": definition.off_variant,
+            "default_variant": definition.default_variant,
+            "tags": list(definition.tags),
+            "owner": definition.owner,
+            "archived": definition.archived,
+        }
+        changed += [
+            field
+            for field in sorted(given & DEFINITION_FIELDS)
+            if now[field] != getattr(current, field)
+        ]
+    return changed

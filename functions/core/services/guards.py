@@ -1,5 +1,6 @@
 """Checks that span flags, rules and segments, made the same way by the API and by import:
-a definition every stored rule still fits, and a segment no rule names before it goes."""
+a definition every stored rule still fits, a segment no rule names before it goes, and
+nothing every environment shares changed by a key bound to one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 
 from functions.core import engine
 from functions.core.adapters.db import Connection
-from functions.core.errors import SegmentInUse, Unprocessable
+from functions.core.errors import Forbidden, SegmentInUse, Unprocessable
 from functions.core.mappers.definitions import referenced_segments
 from functions.core.stores import rules as rule_store
 from functions.core.stores import segments as segment_store
@@ -39,6 +40,19 @@ def check_stored_rules(
                 environment=rule.environment,
                 rule_field=exc.path,
             ) from None
+
+
+def refuse_shared_changes(bound_to: str, fields: list[str]) -> None:
+    """403 naming `fields` when there are any: a key bound to `bound_to` changes flag
+    states and rules there, never what every environment sees."""
+    if fields:
+        raise Forbidden(
+            f"this API key is bound to environment '{bound_to}' and cannot change the flag's"
+            f" {' or '.join(fields)}, which every environment shares; that takes a key that"
+            " is not bound to an environment",
+            key_environment=bound_to,
+            shared_fields=fields,
+        )
 
 
 def delete_unused_segment(conn: Connection, key: str) -> None:

@@ -3,6 +3,7 @@ transaction."""
 
 from __future__ import annotations
 
+from functions.core.mappers.definitions import check_rule_limits
 from functions.core.models.environments import Promotion
 from functions.core.services import flag_states
 from functions.core.services.change_writes import ConfigWrites
@@ -25,6 +26,9 @@ class PromotionService:
             changes = flag_states.differences(
                 flag_states.read(conn, name, environment=target), wanted
             )
+            if "rule" in changes and wanted.rule is not None:
+                # written before the caps, the source's rule may exceed one: not copied on
+                check_rule_limits(wanted.rule["rules"], path=f"$.{source}")
             if changes and not dry_run:
                 flag_states.write(conn, [flag_states.StateWrite(name, target, wanted)])
         applied = bool(changes) and not dry_run

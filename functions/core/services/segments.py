@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.adapters.db import transaction
+from functions.core.adapters.db import Connection, transaction
 from functions.core.mappers import definitions
 from functions.core.models.targeting import CreateSegmentRequest, Segment, SegmentBody
+from functions.core.services import preconditions
 from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import delete_unused_segment
+from functions.core.services.preconditions import IfMatch
 from functions.core.stores import segments as segment_store
 
 
@@ -33,17 +35,33 @@ class SegmentService:
             segment = segment_store.create_segment(conn, key=request.key, document=document)
         return segment
 
-    def update_segment(self, key: str, request: SegmentBody) -> Segment:
+    def update_segment(
+        self, key: str, request: SegmentBody, *, if_match: IfMatch | None = None
+    ) -> Segment:
         """Replace the segment's audience (PUT: the body is the whole segment)."""
         document = segment_document(key, request)
         with self._writes.transaction() as conn:
+            if if_match is not None:
+                _check_version(conn, key, if_match)
             segment = segment_store.update_segment(conn, key=key, document=document)
         return segment
 
-    def delete_segment(self, key: str) -> None:
+    def delete_segment(self, key: str, *, if_match: IfMatch | None = None) -> None:
         """Refused (409 naming the flags) while a stored rule names the segment."""
         with self._writes.transaction() as conn:
+            if if_match is not None:
+                _check_version(conn, key, if_match)
             delete_unused_segment(conn, key)
+
+
+def _check_version(conn: Connection, key: str, if_match: IfMatch) -> None:
+    """412 unless the segment (locked until the write commits) has a version `if_match` names."""
+    preconditions.check(
+        if_match,
+        segment_store.get_segment(conn, key, lock=True),
+        what=f"segment '{key}'",
+        read_again=f"GET /segments/{key}",
+    )
 
 
 def segment_document(key: str, body: SegmentBody) -> dict[str, Any]:

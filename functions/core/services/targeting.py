@@ -18,7 +18,9 @@ from functions.core.models.targeting import (
     Rule,
     UpdateRuleRequest,
 )
+from functions.core.services import preconditions
 from functions.core.services.change_writes import ConfigWrites
+from functions.core.services.preconditions import IfMatch
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
 from functions.core.stores import rules as rule_store
@@ -50,10 +52,19 @@ class TargetingService:
             )
         return rule
 
-    def update_rule(self, flag_name: str, request: UpdateRuleRequest, *, environment: str) -> Rule:
+    def update_rule(
+        self,
+        flag_name: str,
+        request: UpdateRuleRequest,
+        *,
+        environment: str,
+        if_match: IfMatch | None = None,
+    ) -> Rule:
         changes: dict[str, Any] = {}
         with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
+            if if_match is not None:
+                _check_version(conn, flag_name, environment, if_match)
             if request.rules is not None:
                 changes["rules"] = canonical_rules(conn, flag_name, request.rules)
             if request.is_enabled is not None:
@@ -61,11 +72,25 @@ class TargetingService:
             rule = rule_store.update_rule(conn, flag_name, environment=environment, changes=changes)
         return rule
 
-    def delete_rule(self, flag_name: str, *, environment: str) -> None:
+    def delete_rule(
+        self, flag_name: str, *, environment: str, if_match: IfMatch | None = None
+    ) -> None:
         with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
+            if if_match is not None:
+                _check_version(conn, flag_name, environment, if_match)
             if not rule_store.delete_rule(conn, flag_name, environment=environment):
                 rule_store.get_rule(conn, flag_name, environment=environment)
+
+
+def _check_version(conn: Connection, flag_name: str, environment: str, if_match: IfMatch) -> None:
+    """412 unless the rule (locked until the write commits) has a version `if_match` names."""
+    preconditions.check(
+        if_match,
+        rule_store.get_rule(conn, flag_name, environment=environment, lock=True),
+        what=f"the rule of flag '{flag_name}' in environment '{environment}'",
+        read_again=f"GET /rules/{flag_name}?environment={environment}",
+    )
 
 
 def canonical_rules(conn: Connection, flag_name: str, document: Any) -> Any:

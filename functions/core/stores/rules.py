@@ -29,16 +29,20 @@ def rule_view(rule: Rule | None) -> dict[str, Any] | None:
     return None if rule is None else {"is_enabled": rule.is_enabled, "rules": rule.rules}
 
 
-def find_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule | None:
+def find_rule(
+    conn: Connection, flag_name: str, *, environment: str, lock: bool = False
+) -> Rule | None:
+    """`lock`: the row stays locked until the transaction ends (a checked write)."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s AND environment = %s",
+        f"SELECT {_COLUMNS} FROM targeting_rules WHERE flag_name = %s AND environment = %s"
+        + (" FOR UPDATE" if lock else ""),
         (flag_name, environment),
     ).fetchone()
     return Rule.model_validate(row) if row else None
 
 
-def get_rule(conn: Connection, flag_name: str, *, environment: str) -> Rule:
-    rule = find_rule(conn, flag_name, environment=environment)
+def get_rule(conn: Connection, flag_name: str, *, environment: str, lock: bool = False) -> Rule:
+    rule = find_rule(conn, flag_name, environment=environment, lock=lock)
     if rule is None:
         raise _missing(flag_name, environment)
     return rule

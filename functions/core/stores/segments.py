@@ -26,13 +26,17 @@ def list_segments(conn: Connection) -> list[Segment]:
     return [segment(row=row) for row in rows]
 
 
-def find_segment(conn: Connection, key: str) -> Segment | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM segments WHERE key = %s", (key,)).fetchone()
+def find_segment(conn: Connection, key: str, *, lock: bool = False) -> Segment | None:
+    """`lock`: the row stays locked until the transaction ends (a checked write)."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM segments WHERE key = %s" + (" FOR UPDATE" if lock else ""),
+        (key,),
+    ).fetchone()
     return None if row is None else segment(row=row)
 
 
-def get_segment(conn: Connection, key: str) -> Segment:
-    segment = find_segment(conn, key)
+def get_segment(conn: Connection, key: str, *, lock: bool = False) -> Segment:
+    segment = find_segment(conn, key, lock=lock)
     if segment is None:
         raise _missing(key)
     return segment

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import time
 
+import pytest
+import yaml
+
+from functions.core import parsing
 from functions.core.errors import BadRequest
 from functions.core.parsing import MAX_DEPTH, check_query, parse_json, parse_yaml
 
@@ -52,3 +56,53 @@ def test_check_query__nul_in_url__400() -> None:
     with pytest.raises(BadRequest, match="NUL"):
         check_query(["/flags/a\x00b"])
     check_query(["/flags/ok", "environment", "staging"])
+
+
+def test_parse_yaml__libyaml_installed__parsed_by_the_c_loader() -> None:
+    # Given the installation's PyYAML (built with libyaml here)
+    # When / Then: the loader is libyaml's, with the safe constructor
+    assert yaml.__with_libyaml__
+    assert issubclass(parsing._Loader, yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"a: &a x\nb: *a\n",  # an alias of a scalar
+        b"base: &b {x: 1}\nchild:\n  <<: *b\n  y: 2\n",  # a merge key naming an anchor
+        # merges doubling at each level: 2**40 entries were it expanded
+        b"m0: &m0 {a: 1, b: 2}\n"
+        + b"".join(f"m{i}: &m{i}\n  <<: [*m{i - 1}, *m{i - 1}]\n".encode() for i in range(1, 41)),
+    ],
+)
+def test_parse_yaml__aliases_and_merges_of_anchors__refused_at_once(raw: bytes) -> None:
+    # Given / When
+    started = time.process_time()
+    with pytest.raises(BadRequest, match="aliases are not accepted"):
+        parse_yaml(raw)
+    # Then nothing was expanded
+    assert time.process_time() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"!!python/object/apply:os.system ['true']", "not valid YAML"),
+        (b"x: !!python/name:os.system", "not valid YAML"),
+        ("".join(f"{' ' * i}a:\n" for i in range(200)).encode() + b" " * 200 + b"b: 1\n", "deeper"),
+        (b"- " * 2000 + b"1", "not valid YAML"),
+    ],
+)
+def test_parse_yaml__tags_or_deep_nesting__400(raw: bytes, fragment: str) -> None:
+    # Given / When / Then
+    with pytest.raises(BadRequest, match=fragment):
+        parse_yaml(raw)
+
+
+def test_parse_yaml__inline_merge_and_anchor_without_alias__parsed_as_the_pure_loader_does() -> (
+    None
+):
+    # Given a document with an inline merge, an unused anchor and YAML 1.1 scalars
+    raw = b"a: &unused {x: 1}\nb:\n  <<: {y: 2}\n  z: [yes, off, 0x1F, 2024-01-02, ~]\n"
+    # When / Then
+    assert parse_yaml(raw) == yaml.safe_load(raw)
