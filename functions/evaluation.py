@@ -19,9 +19,13 @@ import functions_framework.aio
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 
+from functions.core import metrics
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.engine import Resolution
-from functions.core.errors import Unprocessable
+from functions.core.errors import Unauthorized, Unprocessable
+from functions.core.keys.access import Caller
+from functions.core.keys.signing import Signer
+from functions.core.keys.usage import KeyUsage
 from functions.core.models.evaluation import (
     BulkEvaluateRequest,
     BulkEvaluationResult,
@@ -30,9 +34,10 @@ from functions.core.models.evaluation import (
 )
 from functions.core.models.probes import CheckResult
 from functions.core.names import MAX_FLAG_NAME, MAX_USER_ID
-from functions.core.services.evaluation import Decision, EvaluationService, KeyUsage
+from functions.core.services.evaluation import Decision, EvaluationService
 from functions.core.settings import EvaluationSettings
 from functions.core.snapshot.keeper import Freshness, SnapshotKeeper
+from functions.core.snapshot.state import Snapshot
 from functions.http import asgi, ofrep
 from functions.http.access import ENVIRONMENT
 from functions.http.messages import Request, Response
@@ -43,6 +48,7 @@ from functions.http.requests import api_key, read_json, text_query
 from functions.http.responses import fast_json_response
 from functions.http.router import Router
 from functions.http.startup import on_shutdown, once
+from functions.http.throttle import Throttle, failure_throttle
 
 if TYPE_CHECKING:
     from functions.core.events.publisher import EventPublisher
@@ -88,10 +94,24 @@ def keeper() -> SnapshotKeeper:
         key_source=KeySource(ReadOnlyDatabase(config.auth_database_url)),
         check_seconds=config.config_check_seconds,
         stale_after=config.config_stale_seconds,
+        signer=Signer(config.grant_secret),
     )
     held.start()
     on_shutdown(held.stop)
+    metrics.current().before_flush(lambda: _snapshot_figures(held))
     return held
+
+
+def _snapshot_figures(held: SnapshotKeeper) -> None:
+    """The snapshot's gauges, brought up to date at each metrics flush of this worker."""
+    gauges = metrics.current()
+    freshness = held.freshness()
+    snapshot = held.current
+    age = freshness.age_ms / 1000
+    for source, version in (("config", snapshot.config.version), ("keys", snapshot.keys.version)):
+        gauges.snapshot_version.labels(source).set(version)
+        gauges.snapshot_age_seconds.labels(source).set(age)
+    gauges.snapshot_stale.set(1 if freshness.stale else 0)
 
 
 @once
@@ -103,6 +123,27 @@ def service() -> EvaluationService:
         default_environment=config.default_environment,
         usage=KeyUsage(lambda: redis_client(config.redis_url)),
     )
+
+
+@once
+def failures() -> Throttle:
+    config = settings()
+    return failure_throttle(
+        limit=config.auth_failure_limit,
+        window_seconds=config.auth_failure_window_seconds,
+        redis_url=config.redis_url,
+        trusted_proxies=config.trusted_proxies,
+    )
+
+
+def checked_caller(evaluator: EvaluationService, snapshot: Snapshot, request: Request) -> Caller:
+    """The caller behind the request's key, from the snapshot. A refused key counts
+    against its client (`AUTH_FAILURE_LIMIT`, 429 over it): on the failure path only."""
+    try:
+        return evaluator.caller(snapshot, api_key(request))
+    except Unauthorized:
+        failures().count(request)
+        raise
 
 
 def warm() -> None:
@@ -132,29 +173,6 @@ def _snapshot_check() -> CheckResult:
 
 add_probes(router, lambda: {"snapshot": _snapshot_check})
 add_openapi(router)
-
-
-@router.route(
-    "/metrics",
-    "GET",
-    summary="This worker process's metrics (Prometheus text format)",
-    responses={200: str},
-    response_media=("text/plain",),
-)
-def metrics(request: Request) -> Response:
-    """Snapshot version and age, events published, dropped and sent, SQS requests billed.
-    Each worker process answers its own numbers."""
-    from functions.core import metrics as metrics_registry  # not on the cold start's path
-
-    current = keeper()
-    freshness = current.freshness()
-    gauges = metrics_registry.current()
-    gauges.snapshot_age_seconds.labels("config").set(freshness.age_ms / 1000)
-    gauges.snapshot_version.labels("config").set(current.current.config.version)
-    gauges.snapshot_version.labels("keys").set(current.current.keys.version)
-    publisher()
-    body, content_type = metrics_registry.render()
-    return Response(body, 200, None, content_type)
 
 
 @router.route(
@@ -202,7 +220,7 @@ EVALUATE_PARAMETERS = [
 def evaluate(request: Request) -> Response:
     evaluator = service()
     snapshot = evaluator.snapshot()
-    caller = evaluator.caller(snapshot, api_key(request))
+    caller = checked_caller(evaluator, snapshot, request)
     args = request.args
     environment = evaluator.environment(snapshot, caller, args.get("environment"))
     user_id = text_query(request, "user_id", limit=MAX_USER_ID)
@@ -232,7 +250,7 @@ def evaluate_context(request: Request) -> Response:
     attributes (numbers, booleans, lists) for the conditions that compare them."""
     evaluator = service()
     snapshot = evaluator.snapshot()
-    caller = evaluator.caller(snapshot, api_key(request))
+    caller = checked_caller(evaluator, snapshot, request)
     body = read_json(request, EvaluateRequest)
     environment = evaluator.environment(snapshot, caller, requested_environment(request, body))
     decision = evaluator.decide(
@@ -263,7 +281,7 @@ def evaluate_all(request: Request) -> Response:
     environment's configuration changes. No events: this is what a client caches."""
     evaluator = service()
     snapshot = evaluator.snapshot()
-    caller = evaluator.caller(snapshot, api_key(request))
+    caller = checked_caller(evaluator, snapshot, request)
     body = read_json(request, BulkEvaluateRequest)
     environment = evaluator.environment(snapshot, caller, requested_environment(request, body))
     tag = ofrep.etag(snapshot.etag(environment), request.body)
@@ -300,7 +318,7 @@ def evaluate_all(request: Request) -> Response:
     )
 
 
-ofrep.add_routes(router, service)
+ofrep.add_routes(router, service, failures)
 
 
 def requested_environment(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -33,6 +34,7 @@ from functions.devstack.redis_server import PrivateRedis
 from functions.http import startup
 
 TEST_REGION = "us-east-1"
+TEST_GRANT_SECRET = secrets.token_hex(32)
 
 DatabaseFactory = Callable[[str], str]
 """``fresh_database("flags")`` → URL of a new, empty, uniquely named database."""
@@ -54,6 +56,12 @@ def _aws_test_environment() -> Iterator[None]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": TEST_REGION,
+        # The functions' shared secret, and no rate limits: tests that fail to
+        # authenticate on purpose, many from one address, would otherwise meet them
+        # (tests/e2e/test_key_attacks.py sets its own limits).
+        "GRANT_SECRET": TEST_GRANT_SECRET,
+        "AUTH_FAILURE_LIMIT": "0",
+        "ADMIN_RATE_LIMIT": "0",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in defaults.items():
@@ -120,7 +128,7 @@ def redis_url(servers_dir: Path) -> Iterator[str]:
     if given:
         yield given
         return
-    server = PrivateRedis(servers_dir / "redis", free_port())
+    server = PrivateRedis(servers_dir / "redis", free_port(), password=secrets.token_urlsafe(18))
     yield server.start()
     server.stop()
 

@@ -2,7 +2,9 @@
 
 Core modules log through the standard `logging` module; `configure_logging` gives
 the root logger Powertools' JSON formatter and stamps each record with the
-correlation id of the request being served.
+correlation id of the request being served (`X-Request-Id`, which calls to other
+functions pass on: `request_id_headers`). Nothing logs a header but that one, so no key
+reaches a log line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from contextvars import ContextVar
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+REQUEST_ID_HEADER = "X-Request-Id"
+"""Where a request's correlation id travels: accepted or minted at the edge (the router),
+answered back, and sent on with every call one function makes to another."""
+
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+def request_id_headers() -> dict[str, str]:
+    """The header that passes the current request's correlation id on (none outside a
+    request), for a call to another function."""
+    current = correlation_id.get()
+    return {} if current is None else {REQUEST_ID_HEADER: current}
 
 
 class _CorrelationFilter(logging.Filter):

@@ -13,6 +13,7 @@ with nothing. Analytics is reached only through the queue, so no route names it.
 
 What every function answers for itself (`/`, `/health`, `/ready`, `/openapi.json`,
 `/docs`) is not routed: the host answers those for all functions at once (`HOST_PATHS`).
+Operators' paths (`/metrics`, `/status`) are not public at all (`INTERNAL_PATHS`).
 """
 
 from __future__ import annotations
@@ -88,11 +89,9 @@ ROUTES: tuple[PublicRoute, ...] = (
     # targeting: rules and segments
     PublicRoute("/rules", "targeting"),
     PublicRoute("/segments", "targeting"),
-    # evaluation: decisions, OFREP, and what a worker holds
+    # evaluation: decisions and OFREP
     PublicRoute("/evaluate", "evaluation"),
     PublicRoute("/ofrep", "evaluation"),
-    PublicRoute("/metrics", "evaluation"),
-    PublicRoute("/status", "evaluation"),
     # The seed's single-host layout (`/flags` and `/evaluate` are real paths above)
     PublicRoute("/auth", "auth", strip=True),
     PublicRoute("/targeting", "targeting", strip=True),
@@ -101,6 +100,11 @@ ROUTES: tuple[PublicRoute, ...] = (
 HOST_PATHS: tuple[str, ...] = ("/", "/health", "/ready", "/openapi.json", "/docs")
 """Paths every function answers for itself, which the host answers for all of them
 (`/docs` with the page's files below it)."""
+
+INTERNAL_PATHS: tuple[str, ...] = ("/metrics", "/status")
+"""What each process tells its operators (Prometheus figures, evaluation's worker
+state): scraped inside the cluster from each function's own port, never routed on the
+public host."""
 
 
 def resolve(path: str, routes: tuple[PublicRoute, ...] = ROUTES) -> Destination | None:

@@ -70,7 +70,7 @@ WALKTHROUGH_KEY = DevKey("TM_KEY", "dev-walkthrough", frozenset({"read", "write"
 ProvisionKey = Callable[[str, str, DevKey, str | None], str]
 """(auth database URL, Redis URL, the key, the one the previous start exported or None)
 → the key to export: the kept one while it is still usable, else a new one (the others
-of its name revoked, which the Redis URL announces to every running cache)."""
+of its name revoked; the running functions see that by their version check)."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,14 @@ def function_command(target: str, port: int, source: Path = FUNCTIONS_SOURCE) ->
 def load_master_key(path: Path, env: Mapping[str, str]) -> str:
     """``MASTER_KEY`` from the environment, else the one kept in ``path``, else a new one
     stored there (mode 0600) so that it survives restarts."""
-    if env.get("MASTER_KEY"):
-        return env["MASTER_KEY"]
+    return load_secret(path, env, "MASTER_KEY")
+
+
+def load_secret(path: Path, env: Mapping[str, str], variable: str) -> str:
+    """`variable` from the environment, else the value kept in ``path``, else a new random
+    one stored there (mode 0600) so that it survives restarts."""
+    if env.get(variable):
+        return env[variable]
     if path.exists():
         kept = path.read_text().strip()
         if kept:
@@ -244,6 +250,7 @@ class DevStack:
         self.aws_endpoint_url = ""
         self.queue_url = ""
         self.master_key = ""
+        self.grant_secret = ""
         self.service_key = ""
         self.walkthrough_key = ""
 
@@ -346,6 +353,23 @@ class DevStack:
         """Stop one function as Kubernetes would (SIGTERM, then wait): for shutdown tests."""
         self._functions.pop(target).stop()
 
+    def signal_stop(self, target: str) -> None:
+        """Send one function SIGTERM without waiting (a test then watches it finish its
+        requests); :meth:`stop_function` waits for it afterwards."""
+        self._functions[target].terminate()
+
+    def server_pids(self, target: str) -> list[int]:
+        """The processes serving `target`: the server's own, then its workers (Linux)."""
+        pid = self._functions[target].pid
+        if pid is None:
+            return []
+        workers = (
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        )
+        return [pid, *workers]
+
     def start_function(self, *targets: str) -> None:
         """Start again functions stopped by :meth:`stop_function`, side by side, as the
         stack started them, and wait until each answers `/health`: for restart and
@@ -443,6 +467,7 @@ class DevStack:
         if self.keeps_aws_state:
             self._restore_aws_state()
         self.master_key = load_master_key(self.run_dir / "master_key", self._env)
+        self.grant_secret = load_secret(self.run_dir / "grant_secret", self._env, "GRANT_SECRET")
         exported = read_env_file(self.env_file)  # the previous start's keys, to keep
         self.service_key = self._key(SERVICE_KEY, exported.get(SERVICE_KEY.variable))
         self.walkthrough_key = self._key(WALKTHROUGH_KEY, exported.get(WALKTHROUGH_KEY.variable))
@@ -506,7 +531,10 @@ class DevStack:
             self.redis_url = external_url
             return
         self._redis = PrivateRedis(
-            self.run_dir / "redis", self.ports.redis, log_path=self.logs_dir / "redis.log"
+            self.run_dir / "redis",
+            self.ports.redis,
+            password=secrets.token_urlsafe(24),
+            log_path=self.logs_dir / "redis.log",
         )
         self.redis_url = self._redis.start()
 
@@ -560,6 +588,11 @@ class DevStack:
     def _aws_env(self) -> dict[str, str]:
         return {name: self._env.get(name) or default for name, default in FAKE_CREDENTIALS.items()}
 
+    def function_env(self, target: str) -> dict[str, str]:
+        """The variables the stack runs `target` with: for a test that starts one more
+        server of it (another PORT, WORKERS)."""
+        return self._function_env(target)
+
     def _function_env(self, target: str) -> dict[str, str]:
         common = {
             "PORT": str(self.ports.of_function(target)),
@@ -576,9 +609,11 @@ class DevStack:
         # The admin functions run one worker, as their Knative ConfigMap says; evaluation
         # takes WORKERS from the developer's environment, else the machine's cores.
         one_worker = {"WORKERS": "1"}
+        signed = {"GRANT_SECRET": self.grant_secret}
         own: dict[str, str] = {
             "auth": {
                 **one_worker,
+                **signed,
                 "DATABASE_URL": self.auth_database_url,
                 "MASTER_KEY": self.master_key,
                 "REDIS_URL": self.redis_url,
@@ -586,17 +621,22 @@ class DevStack:
             },
             "flags": {
                 **one_worker,
+                **signed,
                 "DATABASE_URL": self.flags_database_url,
+                "AUTH_DATABASE_URL": self.auth_database_url,
                 "AUTH_SERVICE_URL": services["AUTH_SERVICE_URL"],
                 "REDIS_URL": self.redis_url,
             },
             "targeting": {
                 **one_worker,
+                **signed,
                 "DATABASE_URL": self.flags_database_url,
+                "AUTH_DATABASE_URL": self.auth_database_url,
                 "AUTH_SERVICE_URL": services["AUTH_SERVICE_URL"],
                 "REDIS_URL": self.redis_url,
             },
             "evaluation": {
+                **signed,
                 "REDIS_URL": self.redis_url,
                 "CONFIG_DATABASE_URL": self.flags_database_url,
                 "AUTH_DATABASE_URL": self.auth_database_url,

@@ -52,7 +52,8 @@ from functions.http.messages import Request, Response
 from functions.http.operations import Access, Parameter
 from functions.http.requests import api_key, refuse_unknown_parameters
 from functions.http.responses import fast_json_response
-from functions.http.router import Router
+from functions.http.router import Router, note_denial
+from functions.http.throttle import Throttle
 
 PREFIX = "/ofrep/v1/evaluate/flags"
 QUERY_PARAMETERS = frozenset({ENVIRONMENT.name})
@@ -73,7 +74,14 @@ class _Refusal(Exception):
         self.status = status
 
 
-def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None:
+def add_routes(
+    router: Router,
+    service: Callable[[], EvaluationService],
+    failures: Callable[[], Throttle] | None = None,
+) -> None:
+    """OFREP's two routes on `router`; a refused key counts against its client in
+    `failures` (429 with `Retry-After` over the limit, as the protocol allows)."""
+
     @router.route(
         PREFIX + "/<path:key>",
         "POST",
@@ -98,6 +106,9 @@ def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None
                 {"key": key, "errorCode": exc.code, "errorDetails": exc.details}, exc.status
             )
         except (Unauthorized, Forbidden) as exc:
+            note_denial(exc)
+            if failures is not None and isinstance(exc, Unauthorized):
+                failures().count(request)
             return Response(b"", exc.status)
         try:
             context, user_id = _context(request)
@@ -144,6 +155,9 @@ def add_routes(router: Router, service: Callable[[], EvaluationService]) -> None
                 {"errorCode": exc.code, "errorDetails": exc.details}, exc.status
             )
         except (Unauthorized, Forbidden) as exc:
+            note_denial(exc)
+            if failures is not None and isinstance(exc, Unauthorized):
+                failures().count(request)
             return Response(b"", exc.status)
         tag = etag(snapshot.etag(environment), request.body)
         if not_modified(request, tag):

@@ -1,5 +1,7 @@
 """One INFO line per request, written by `Router.handle` for both protocols: method, path,
-status, duration in milliseconds, under the request's correlation id (`X-Request-Id`).
+status, duration in milliseconds, under the request's correlation id (`X-Request-Id`);
+and the request counted in the metrics by route pattern and status
+(`functions.core.metrics`: a per-worker tally flushed every second, about 0.4 µs).
 
 The path is logged without its query string, which can carry user ids and attributes;
 nothing else of the request is read (no header but the request id, so never a key).
@@ -24,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from functions.core import metrics
 from functions.http.startup import on_shutdown
 
 log = logging.getLogger("togglemaster.http")
@@ -60,8 +63,10 @@ class RequestLog:
         self, method: str, path: str, route: str | None, status: int, started: float, rid: str
     ) -> None:
         """`route`: the path pattern that answered (None: none did); `started`: when the
-        request reached the router, by `time.perf_counter`."""
+        request reached the router, by `time.perf_counter`. Also counts the request in
+        the metrics (`togglemaster_http_requests_total` and its latency histogram)."""
         seconds = time.perf_counter() - started
+        metrics.current().requests.note(method, route, status, seconds)
         if self._every is None or status >= 400 or route is None or log.isEnabledFor(logging.DEBUG):
             log.info(
                 f"{method} {path} {status}",

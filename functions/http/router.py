@@ -17,13 +17,14 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, PathConverter, Rule
 
+from functions.core import metrics
 from functions.core.errors import (
     InternalError,
     MethodNotAllowed,
     NotFound,
     ToggleMasterError,
 )
-from functions.core.logs import correlation_id
+from functions.core.logs import REQUEST_ID_HEADER, correlation_id
 from functions.core.parsing import check_query
 from functions.http.limits import MAX_BODY_BYTES, body_refusal
 from functions.http.messages import Request, Response
@@ -39,7 +40,7 @@ from functions.http.request_log import RequestLog
 from functions.http.requests import refuse_unknown_parameters
 from functions.http.responses import error_response
 
-CORRELATION_HEADER = "X-Request-Id"
+CORRELATION_HEADER = REQUEST_ID_HEADER
 MAX_REQUEST_ID = 64
 
 log = logging.getLogger("togglemaster.http")
@@ -73,22 +74,56 @@ def request_id(sent: str | None) -> str:
     return _request_ids.next()
 
 
+BodyLimit = int | Callable[[], int]
+"""A route's largest body in bytes, or what reads it from the function's settings (an
+import's limit is a variable, validated at start-up, read once the settings are)."""
+
+
+DENIAL_STATUSES = frozenset({401, 403, 429})
+
+
+def note_denial(error: ToggleMasterError) -> None:
+    """Count a refusal of the caller's key (401), rights (403) or rate (429) in
+    `togglemaster_auth_denials_total`, by reason: the 401's `reason` (`missing`,
+    `unknown`, `revoked`...), `scope` or `environment` for a good key that may not do
+    this, `rate_limited`. Any other error is not a denial."""
+    if error.status not in DENIAL_STATUSES:
+        return
+    details = error.details
+    reason = details.get("reason")
+    if error.status == 429:
+        reason = "rate_limited"
+    elif not isinstance(reason, str):
+        if "missing_scope" in details or "scopes" in details:
+            reason = "scope"
+        elif "key_environment" in details or "environment" in details:
+            reason = "environment"
+        else:
+            reason = "forbidden"
+    metrics.current().deny(reason)
+
+
 class _Route:
-    __slots__ = ("accepted", "body_limit", "handler", "path")
+    __slots__ = ("_body_limit", "accepted", "handler", "path")
 
     def __init__(
         self,
         handler: Handler,
-        body_limit: int,
+        body_limit: BodyLimit,
         path: str,
         accepted: frozenset[str] | None = None,
     ) -> None:
         self.handler = handler
-        self.body_limit = body_limit
+        self._body_limit = body_limit
         self.path = path
         """The pattern, `/flags/<name>`: what the request log groups answers by."""
         self.accepted = accepted
         """The query parameters it takes; None: any (see `operations.strict_parameters`)."""
+
+    @property
+    def body_limit(self) -> int:
+        limit = self._body_limit
+        return limit if isinstance(limit, int) else limit()
 
 
 class _AnyTextPath(PathConverter):
@@ -140,18 +175,20 @@ class Router:
         body: Any = None,
         body_media: Sequence[str] = (JSON,),
         body_required: bool = True,
-        body_limit: int = MAX_BODY_BYTES,
+        body_limit: BodyLimit = MAX_BODY_BYTES,
         responses: Mapping[int, Any] | None = None,
         response_media: Sequence[str] = (JSON,),
         errors: Iterable[int] = (),
         parameters: Sequence[Parameter] = (),
         access: Access = Access.NONE,
+        versioned: bool = False,
     ) -> Callable[[Handler], Handler]:
         """`body`: the request body's type (or a mapping of media type to type);
-        `body_limit`: the largest body accepted, in bytes (413 above it, before the
-        body is read); `responses`: status to body type, `None` for no body; `errors`:
-        the statuses beyond those every route of its kind answers (see
-        `Operation.statuses`)."""
+        `body_limit`: the largest body accepted, in bytes, or a function answering it
+        (413 above it, before the body is read); `responses`: status to body type,
+        `None` for no body; `errors`: the statuses beyond those every route of its kind
+        answers (see `Operation.statuses`); `versioned`: its answers carry the
+        resource's `ETag`."""
         bodies: Mapping[str, Any] = (
             {}
             if body is None
@@ -184,6 +221,7 @@ class Router:
                     errors=frozenset(errors),
                     parameters=tuple(parameters),
                     access=access,
+                    versioned=versioned,
                 )
                 for method in methods
             )
@@ -249,6 +287,7 @@ class Router:
             response.headers["Allow"] = allowed
             return response, None
         except ToggleMasterError as exc:
+            note_denial(exc)
             if exc.status >= 500:
                 log.warning("request failed", extra={"code": exc.code, "error": exc.message})
             return error_response(exc), None if route is None else route.path

@@ -16,7 +16,7 @@ StackStarter = Callable[[dict[str, str]], AbstractContextManager[DevStack]]
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[DevStack]:
-    with private_stack() as running:
+    with private_stack({"AUTH_FAILURE_LIMIT": "0", "ADMIN_RATE_LIMIT": "0"}) as running:
         yield running
 
 
@@ -48,5 +48,7 @@ def empty_flags(
             "DATABASE_URL": url,
             "REDIS_URL": stack.redis_url,
             "AUTH_SERVICE_URL": stack.url_of("auth"),
+            "AUTH_DATABASE_URL": stack.auth_database_url,
+            "GRANT_SECRET": stack.grant_secret,
         },
     )

@@ -6,6 +6,7 @@ in commit order; a rolled back write leaves no trace; readers catch up from the 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from functions.commands.bootstrap import provision_service_key
 from functions.core.adapters import db
 from functions.core.adapters.migrations import migrate
 from functions.core.errors import Conflict
+from functions.core.keys.signing import Signer
 from functions.core.models.environments import CreateEnvironmentRequest
 from functions.core.models.flags import CreateFlagRequest, UpdateFlagRequest
 from functions.core.models.keys import CreateKeyRequest, RotateKeyRequest
@@ -50,6 +52,8 @@ DatabaseFactory = Callable[[str], str]
 Ref = tuple[str, str, str | None]
 PERCENT = {"type": "PERCENTAGE", "value": 30}
 
+GRANT_SECRET = secrets.token_hex(32)
+
 
 class Listener:
     """A subscriber to the notices channel, as evaluation is; keeps one database's."""
@@ -70,7 +74,7 @@ class Listener:
                 return found
             if message["type"] != "message":
                 continue
-            notice = parse_notice(message["data"])
+            notice = parse_notice(message["data"], Signer(GRANT_SECRET))
             assert notice is not None, message["data"]
             if notice.epoch == epoch:
                 found.append(notice)
@@ -117,7 +121,12 @@ def config(fresh_database: DatabaseFactory, redis_url: str) -> Iterator[Config]:
 
 @pytest.fixture
 def auth(auth_db: str, redis_url: str) -> Iterator[AuthService]:
-    yield AuthService(database_url=auth_db, master_key="m" * 40, redis_url=redis_url)
+    yield AuthService(
+        database_url=auth_db,
+        master_key=secrets.token_urlsafe(32),
+        redis_url=redis_url,
+        grant_secret=GRANT_SECRET,
+    )
     db.close_all()
 
 
@@ -808,12 +817,15 @@ def test_bootstrap__second_run__one_version_naming_the_new_and_the_retired_key(
     auth_db: str, redis_url: str, listener: Listener
 ) -> None:
     # Given a first service key
-    provision_service_key(auth_db, redis_url=redis_url)
+    provision_service_key(auth_db, redis_url=redis_url, grant_secret=GRANT_SECRET)
     listener.notices(_key_state(auth_db).epoch)
 
     # When bootstrap runs again
     notice = _one_write(
-        auth_db, listener, lambda: provision_service_key(auth_db, redis_url=redis_url), keys=True
+        auth_db,
+        listener,
+        lambda: provision_service_key(auth_db, redis_url=redis_url, grant_secret=GRANT_SECRET),
+        keys=True,
     )
 
     # Then both keys are in its one version: the first retired after its grace period

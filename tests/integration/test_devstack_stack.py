@@ -5,6 +5,7 @@ independent of the real ones; the last test runs the real functions when they ex
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import socket
 import stat
@@ -235,11 +236,13 @@ def test_load_master_key__master_key_in_environment__environment_wins(tmp_path: 
     path = tmp_path / "master_key"
     load_master_key(path, {})
 
+    chosen = secrets.token_urlsafe(32)
+
     # When
-    key = load_master_key(path, {"MASTER_KEY": "from-env"})
+    key = load_master_key(path, {"MASTER_KEY": chosen})
 
     # Then
-    assert key == "from-env"
+    assert key == chosen
 
 
 def test_render_env_file__awkward_values__bash_and_reader_get_them_back(tmp_path: Path) -> None:

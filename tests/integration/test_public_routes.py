@@ -10,7 +10,14 @@ import pytest
 
 from functions.commands.openapi import router_of
 from functions.core.names import FUNCTIONS
-from functions.core.routes import HOST_PATHS, ROUTES, PublicRoute, resolve, routed_functions
+from functions.core.routes import (
+    HOST_PATHS,
+    INTERNAL_PATHS,
+    ROUTES,
+    PublicRoute,
+    resolve,
+    routed_functions,
+)
 
 _VARIABLE = re.compile(r"<(?:[^:>]+:)?[^>]+>")
 DOCS_FILES = "/docs/<name>"
@@ -23,12 +30,13 @@ def _sample(rule: str) -> str:
 
 
 def _public_rules(function: str) -> list[str]:
-    """The function's paths but those every function answers for itself."""
+    """The function's paths but those every function answers for itself, and those
+    only its operators reach."""
     return sorted(
         {
             operation.path
             for operation in router_of(function).operations
-            if operation.path not in HOST_PATHS and operation.path != DOCS_FILES
+            if operation.path not in (*HOST_PATHS, *INTERNAL_PATHS) and operation.path != DOCS_FILES
         }
     )
 
@@ -58,6 +66,11 @@ def test_resolve__analytics_routes__never_routed() -> None:
     # When / Then the host hands none of them to a function
     assert "analytics" not in routed_functions()
     assert all(resolve(_sample(rule)) is None for rule in rules if rule not in HOST_PATHS)
+
+
+def test_resolve__operators_paths__never_routed() -> None:
+    # Given / When / Then `/metrics` and `/status` stay inside the cluster
+    assert {path: resolve(path) for path in INTERNAL_PATHS} == dict.fromkeys(INTERNAL_PATHS)
 
 
 def test_resolve__paths_the_host_answers__no_function() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -18,7 +19,7 @@ def test_ready__unmigrated_database__503_naming_make_migrate(
 ) -> None:
     # Given the auth function on an empty database
     client = function_client(
-        "auth", {"DATABASE_URL": fresh_database("auth"), "MASTER_KEY": "m" * 16}
+        "auth", {"DATABASE_URL": fresh_database("auth"), "MASTER_KEY": secrets.token_urlsafe(32)}
     )
     # When readiness is asked
     response = client.get("/ready")
@@ -36,7 +37,7 @@ def test_ready__unresolvable_database_host__503_naming_variable(
         "auth",
         {
             "DATABASE_URL": "postgresql://u:p@flags-postgres.invalid:5432/flags_db",
-            "MASTER_KEY": "m" * 16,
+            "MASTER_KEY": secrets.token_urlsafe(32),
         },
     )
     # When readiness is asked
@@ -48,14 +49,19 @@ def test_ready__unresolvable_database_host__503_naming_variable(
 
 
 def test_ready__targeting_on_another_database__503_saying_it_must_share_flags_database(
-    function_client: ClientFactory, fresh_database: DatabaseFactory, redis_url: str
+    function_client: ClientFactory, fresh_database: DatabaseFactory, redis_url: str, auth_db: str
 ) -> None:
     # Given targeting pointed at a database without the flags table
     url = fresh_database("elsewhere")
     migrate(url, ["auth"])
     client = function_client(
         "targeting",
-        {"DATABASE_URL": url, "REDIS_URL": redis_url, "AUTH_SERVICE_URL": "http://127.0.0.1:9"},
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "AUTH_SERVICE_URL": "http://127.0.0.1:9",
+            "AUTH_DATABASE_URL": auth_db,
+        },
     )
     # When readiness is asked
     body = client.get("/ready").get_json()
@@ -65,14 +71,19 @@ def test_ready__targeting_on_another_database__503_saying_it_must_share_flags_da
 
 
 def test_ready__flags_with_migrated_database_and_redis__ready(
-    function_client: ClientFactory, fresh_database: DatabaseFactory, redis_url: str
+    function_client: ClientFactory, fresh_database: DatabaseFactory, redis_url: str, auth_db: str
 ) -> None:
     # Given a migrated configuration database and Redis
     url = fresh_database("config")
     migrate(url, ["flags", "targeting"])
     client = function_client(
         "flags",
-        {"DATABASE_URL": url, "REDIS_URL": redis_url, "AUTH_SERVICE_URL": "http://127.0.0.1:9"},
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "AUTH_SERVICE_URL": "http://127.0.0.1:9",
+            "AUTH_DATABASE_URL": auth_db,
+        },
     )
     # When / Then
     response = client.get("/ready")

@@ -1,11 +1,12 @@
 """How many active keys are bound to an environment: asked of the auth function,
-which owns the keys, with the caller's own key."""
+which owns the keys, with the caller's own key and request id."""
 
 from __future__ import annotations
 
 import requests
 
 from functions.core.errors import ServiceUnavailable
+from functions.core.logs import request_id_headers
 
 
 class BoundKeys:
@@ -17,7 +18,7 @@ class BoundKeys:
         try:
             response = requests.get(
                 f"{self._base}/environments/{environment}/keys",
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {token}", **request_id_headers()},
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:

@@ -14,8 +14,9 @@ network — happens on a sender thread, which:
   one stretch would show up in its p99;
 - keeps a pack whose send failed, unchanged (same `pack_id`, same event ids: if SQS
   took it after all, a retry is a redelivery, which analytics absorbs) and retries it
-  with capped, jittered exponential backoff; the outage is logged once and shown by
-  `stats()` and the `togglemaster_event_delivery_failing` gauge (seed report §1.9).
+  with capped, jittered exponential backoff; the outage is logged once, shown by
+  `stats()` and the `togglemaster_event_delivery_failing` gauge, and its events counted
+  at each failed attempt (`togglemaster_events_failed_total`) (seed report §1.9).
 
 At most `capacity` events wait; beyond, the oldest waiting event is dropped, counted
 (`stats()`, `togglemaster_events_dropped_total`) and reported by a log line at most
@@ -52,6 +53,7 @@ from functions.core.events.schema import (
     format_timestamp,
     new_id_prefix,
 )
+from functions.core.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,9 @@ _PACK_OVERHEAD = len('{"pack_id":"","events":[]}') + 36
 _TYPICAL_EVENT_BYTES = 200
 """A first guess, on the low side: a pack then fills up (what does not fit waits)."""
 
-_Evaluation = tuple[int, float, str, str, bool, str | None, str | None, str | None]
-"""(sequence, time.time(), user_id, flag_name, result, environment, variant, reason)"""
+_Evaluation = tuple[int, float, str, str, bool, str | None, str | None, str | None, str | None]
+"""(sequence, time.time(), user_id, flag_name, result, environment, variant, reason,
+request id)"""
 _Item = _Evaluation | Mapping[str, Any]
 
 _time = time.time
@@ -151,6 +154,8 @@ class EventPublisher:
         self._held = 0
         """Events out of `_incoming` that the sender owns: being encoded, or in `_pack`."""
         self._sent_events = 0
+        self._failed_events = 0
+        """Events in sends that failed, counted at each failed attempt."""
         self._sent_messages = 0
         self._billed = 0
         self._event_bytes: float = _TYPICAL_EVENT_BYTES
@@ -171,8 +176,8 @@ class EventPublisher:
         self._drops_logged = 0
         self._next_drop_log = 0.0
         self._report_lock = threading.Lock()
-        self._reported = (0, 0, 0, 0)
-        self._metrics.before_render(self._report)
+        self._reported = (0, 0, 0, 0, 0)
+        self._metrics.before_flush(self._report)
         _publishers.add(self)
 
     # -- the request path ---------------------------------------------------------------
@@ -187,10 +192,12 @@ class EventPublisher:
         reason: str | None,
     ) -> None:
         """Queue one decision's event; id, timestamp text and JSON are made on the sender.
+        The event carries the request's correlation id (`X-Request-Id`), if any.
 
         Never blocks on I/O and never raises for a full buffer.
         """
         now = _time()
+        request_id = correlation_id.get()
         with self._lock:
             self._sequence += 1
             self._published += 1
@@ -199,7 +206,17 @@ class EventPublisher:
                 incoming.popleft()
                 self._dropped += 1
             incoming.append(
-                (self._sequence, now, user_id, flag_name, result, environment, variant, reason)
+                (
+                    self._sequence,
+                    now,
+                    user_id,
+                    flag_name,
+                    result,
+                    environment,
+                    variant,
+                    reason,
+                    request_id,
+                )
             )
             waiting = len(incoming)
             if self._thread is None and self._background:
@@ -254,6 +271,7 @@ class EventPublisher:
                 "published": self._published,
                 "dropped": self._dropped,
                 "sent": self._sent_events,
+                "failed": self._failed_events,
                 "sqs_messages": self._sent_messages,
                 "sqs_billed_requests": self._billed,
             }
@@ -418,7 +436,17 @@ class EventPublisher:
         """One event's JSON (ASCII), or "" when it cannot be encoded."""
         try:
             if type(item) is tuple:
-                sequence, seconds, user_id, flag_name, result, environment, variant, reason = item
+                (
+                    sequence,
+                    seconds,
+                    user_id,
+                    flag_name,
+                    result,
+                    environment,
+                    variant,
+                    reason,
+                    request_id,
+                ) = item
                 return encode_evaluation(
                     event_id(self._id_prefix, sequence),
                     format_timestamp(seconds),
@@ -428,6 +456,7 @@ class EventPublisher:
                     environment,
                     variant,
                     reason,
+                    request_id,
                 )
             return json.dumps(item, separators=(",", ":"), default=str)
         except (TypeError, ValueError) as exc:
@@ -447,6 +476,8 @@ class EventPublisher:
         try:
             self._send(pack.body)
         except Exception as exc:
+            with self._lock:
+                self._failed_events += pack.events
             self._failed(exc)
             return False
         with self._lock:
@@ -531,10 +562,16 @@ class EventPublisher:
     def _report(self) -> None:
         """Bring the metrics up to date (sender rounds, and before each scrape)."""
         with self._lock:
-            totals = (self._published, self._dropped, self._sent_events, self._billed)
+            totals = (
+                self._published,
+                self._dropped,
+                self._sent_events,
+                self._billed,
+                self._failed_events,
+            )
             buffered = len(self._incoming) + self._held
         with self._report_lock:
-            published, dropped, sent, billed = (
+            published, dropped, sent, billed, failed = (
                 now - before for now, before in zip(totals, self._reported, strict=True)
             )
             self._reported = totals
@@ -547,6 +584,8 @@ class EventPublisher:
                 m.events_sent.inc(sent)
             if billed:
                 m.sqs_requests.inc(billed)
+            if failed:
+                m.events_failed.inc(failed)
             m.events_buffered.set(buffered)
             m.event_delivery_failing.set(0 if self._failing_since is None else 1)
 

@@ -35,6 +35,9 @@ class EvaluationEvent(BaseModel):
     environment: Text | None = None
     variant: Text | None = None
     reason: Text | None = None
+    request_id: Text | None = Field(
+        None, description="the X-Request-Id of the request that made the decision"
+    )
 
     def with_id(self) -> EvaluationEvent:
         """The seed's events carry no id: derive a stable one from their content."""
@@ -66,6 +69,7 @@ def new_event(
     environment: str | None,
     variant: str | None,
     reason: str | None,
+    request_id: str | None = None,
 ) -> dict[str, object]:
     """A producer-side event as a plain dict, validated by analytics.
 
@@ -81,6 +85,7 @@ def new_event(
         "environment": environment,
         "variant": variant,
         "reason": reason,
+        **({} if request_id is None else {"request_id": request_id}),
     }
 
 
@@ -128,21 +133,28 @@ def encode_evaluation(
     environment: str | None,
     variant: str | None,
     reason: str | None,
+    request_id: str | None = None,
 ) -> str:
     """One event as compact JSON, the same document `json.dumps(new_event(...))` gives.
 
     Written out field by field (about 0.5 µs against 2.5 µs for `json.dumps` of a dict):
     the producer encodes every evaluation. The output is ASCII (non-ASCII is escaped),
     so its length is its size in bytes, which the packer needs. `event_id` and
-    `timestamp` must come from `event_id` and `format_timestamp` (nothing to escape).
+    `timestamp` must come from `event_id` and `format_timestamp` (nothing to escape);
+    `request_id` is the correlation id of the request that decided (None: none).
     """
     return (
         f'{{"event_id":"{event_id}","user_id":{encode_basestring_ascii(user_id)},'
         f'"flag_name":{encode_basestring_ascii(flag_name)},'
         f'"result":{"true" if result else "false"},"timestamp":"{timestamp}",'
         f'"environment":{_optional(environment)},"variant":{_optional(variant)},'
-        f'"reason":{_optional(reason)}}}'
+        f'"reason":{_optional(reason)}{_request_id(request_id)}}}'
     )
+
+
+def _request_id(request_id: str | None) -> str:
+    """The optional last field: absent (not null) when the event was made outside a request."""
+    return "" if request_id is None else f',"request_id":{encode_basestring_ascii(request_id)}'
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,19 +17,16 @@ every flag as seen by every visitor of a page.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import redis
 
 from functions.core import engine
 from functions.core.errors import EnvironmentNotFound, ServiceUnavailable
 from functions.core.keys.access import Caller, refused, resolve_environment
 from functions.core.keys.material import hash_key, looks_like_key
-from functions.core.keys.publishing import note_usage
+from functions.core.keys.usage import KeyUsage
 from functions.core.mappers.evaluation import CompiledFlag
 from functions.core.models.keys import Refusal
 from functions.core.snapshot.keeper import Freshness, SnapshotKeeper
@@ -55,34 +52,6 @@ class Decision:
     @property
     def result(self) -> bool:
         return seed_result(self.resolution, self.definition)
-
-
-class KeyUsage:
-    """When each key was last used, noted in memory per request and handed to Redis
-    (`keys.publishing.note_usage`) every `every` seconds by a thread of its own, where
-    auth merges it into `api_keys.last_used_at`: no write per request."""
-
-    def __init__(self, redis_factory: Callable[[], redis.Redis], every: float = 2.0) -> None:
-        self._redis_factory = redis_factory
-        self._every = every
-        self._used: dict[int, float] = {}
-        self._thread: threading.Thread | None = None
-
-    def note(self, key_id: int, at: float) -> None:
-        self._used[key_id] = at
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="key-usage", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._every)
-            batch, self._used = self._used, {}
-            try:
-                note_usage(self._redis_factory(), batch)
-            except redis.RedisError:
-                for key_id, at in batch.items():
-                    self._used.setdefault(key_id, at)
 
 
 class EvaluationService:

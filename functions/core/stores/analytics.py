@@ -31,6 +31,7 @@ def to_item(event: EvaluationEvent, *, pack_id: str | None) -> dict[str, dict[st
         "environment": event.environment,
         "variant": event.variant,
         "reason": event.reason,
+        "request_id": event.request_id,
         "pack_id": pack_id,
     }
     item.update({name: {"S": value} for name, value in optional.items() if value})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from functions.core.errors import ConfigError
@@ -12,6 +16,7 @@ EVALUATION_ENV = {
     "CONFIG_DATABASE_URL": "postgresql://u@127.0.0.1:5433/flags_db",
     "AUTH_DATABASE_URL": "postgresql://u@127.0.0.1:5433/auth_db",
     "AWS_SQS_URL": "http://127.0.0.1:4566/000000000000/events",
+    "GRANT_SECRET": secrets.token_hex(32),
 }
 
 
@@ -27,13 +32,14 @@ def test_auth_settings__missing_variables__error_names_each() -> None:
 
 def test_auth_settings__wrong_scheme__error_names_variable_not_value() -> None:
     # Given a DATABASE_URL that is not PostgreSQL and a master key
-    env = {"DATABASE_URL": "mysql://db/x", "MASTER_KEY": "a-very-secret-master-key"}
+    master_key = secrets.token_urlsafe(32)
+    env = {"DATABASE_URL": "mysql://db/x", "MASTER_KEY": master_key}
     # When the settings are read
     with pytest.raises(ConfigError) as caught:
         AuthSettings.from_env(env)
     # Then the variable is named, and no secret is echoed
     assert "DATABASE_URL" in str(caught.value)
-    assert "a-very-secret-master-key" not in str(caught.value)
+    assert master_key not in str(caught.value)
 
 
 def test_evaluation_settings__valid_environment__urls_normalised() -> None:
@@ -76,3 +82,115 @@ def test_aws_settings__old_endpoint_variable__accepted(old_name: str) -> None:
     # Then it becomes the AWS endpoint, and the table keeps the seed's name
     assert settings.aws_endpoint_url == "http://127.0.0.1:4566"
     assert settings.aws_dynamodb_table == "ToggleMasterAnalytics"
+
+
+@pytest.mark.parametrize(
+    ("master_key", "problem"),
+    [
+        ("change-this-master-key", "published example"),
+        ("admin-secreto-123", "published example"),
+        ("Change-This-Master-Key ", "published example"),
+        ("s3cr3t-but-short", "at least 32"),
+        ("ab" * 20, "at least 10"),
+        ("m" * 40, "at least 10"),
+    ],
+)
+def test_auth_settings__weak_or_published_master_key__refused_naming_it_and_the_fix(
+    master_key: str, problem: str
+) -> None:
+    # Given a master key compose once shipped, the seed printed, or one too weak
+    env = {"DATABASE_URL": "postgresql://db/auth", "MASTER_KEY": master_key}
+    # When the settings are read
+    with pytest.raises(ConfigError) as caught:
+        AuthSettings.from_env(env)
+    # Then the error names MASTER_KEY, says what is wrong and how to make one, never the key
+    message = str(caught.value)
+    assert "MASTER_KEY" in message
+    assert problem in message
+    assert "secrets.token_urlsafe(32)" in message
+    assert master_key.strip() not in message
+
+
+@pytest.mark.parametrize("made_with", [secrets.token_urlsafe, secrets.token_hex])
+def test_auth_settings__generated_master_key__accepted(made_with: Callable[[int], str]) -> None:
+    # Given a key made as the error says (or as hex)
+    env = {"DATABASE_URL": "postgresql://db/auth", "MASTER_KEY": made_with(32)}
+    # When the settings are read
+    try:
+        AuthSettings.from_env(env)
+        problems = ""
+    except ConfigError as refused:  # another variable may be missing: not this one
+        problems = str(refused)
+    # Then the master key is not what is refused
+    assert "MASTER_KEY" not in problems
+
+
+def test_compose__master_key__required_without_a_default() -> None:
+    # Given the compose file
+    compose = (Path(__file__).parents[3] / "docker-compose.yml").read_text()
+    # When / Then: no default that auth would take, and a message saying how to make one
+    assert "change-this-master-key" not in compose
+    assert "${MASTER_KEY:?" in compose
+    assert "secrets.token_urlsafe(32)" in compose
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("short-secret", id="short"),
+        pytest.param("a" * 40, id="not random"),
+    ],
+)
+def test_grant_secret__missing_or_weak__error_names_variable_not_value(secret: str | None) -> None:
+    # Given an evaluation environment with no GRANT_SECRET, or a weak one
+    env = {k: v for k, v in EVALUATION_ENV.items() if k != "GRANT_SECRET"}
+    if secret is not None:
+        env["GRANT_SECRET"] = secret
+    # When the settings are read
+    with pytest.raises(ConfigError) as caught:
+        EvaluationSettings.from_env(env)
+    # Then the error names the variable, never its value
+    assert "GRANT_SECRET" in str(caught.value)
+    assert secret is None or secret not in str(caught.value)
+
+
+def test_redis_password__given_apart__put_into_the_url() -> None:
+    # Given REDIS_PASSWORD and a REDIS_URL without a password
+    env = {**EVALUATION_ENV, "REDIS_URL": "rediss://cache:6380/0", "REDIS_PASSWORD": "p@ss:w/rd"}
+    # When the settings are read
+    settings = EvaluationSettings.from_env(env)
+    # Then the one URL carries it, quoted, and TLS is kept
+    assert settings.redis_url == "rediss://:p%40ss%3Aw%2Frd@cache:6380/0"
+
+
+def test_redis_password__url_has_its_own__url_kept() -> None:
+    # Given a REDIS_URL with a password, and REDIS_PASSWORD too
+    env = {**EVALUATION_ENV, "REDIS_URL": "redis://:own@cache/0", "REDIS_PASSWORD": "other"}
+    # When / Then the URL's own is used
+    assert EvaluationSettings.from_env(env).redis_url == "redis://:own@cache/0"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AUTH_FAILURE_LIMIT", "-1"),
+        ("AUTH_FAILURE_LIMIT", "many"),
+        ("AUTH_FAILURE_WINDOW_SECONDS", "0"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, the-ingress"),
+    ],
+)
+def test_rate_limits__bad_value__error_names_variable(variable: str, value: str) -> None:
+    # Given / When
+    with pytest.raises(ConfigError) as caught:
+        EvaluationSettings.from_env({**EVALUATION_ENV, variable: value})
+    # Then
+    assert variable in str(caught.value)
+
+
+def test_rate_limits__defaults__documented_values() -> None:
+    # Given / When
+    settings = EvaluationSettings.from_env(EVALUATION_ENV)
+    # Then
+    assert (settings.auth_failure_limit, settings.auth_failure_window_seconds) == (30, 60)
+    assert settings.trusted_proxies == ""
