@@ -128,12 +128,7 @@ def service() -> EvaluationService:
 @once
 def failures() -> Throttle:
     config = settings()
-    return failure_throttle(
-        limit=config.auth_failure_limit,
-        window_seconds=config.auth_failure_window_seconds,
-        redis_url=config.redis_url,
-        trusted_proxies=config.trusted_proxies,
-    )
+    return failure_throttle(config, config.redis_url)
 
 
 def checked_caller(evaluator: EvaluationService, snapshot: Snapshot, request: Request) -> Caller:

@@ -87,12 +87,7 @@ class KeyCheck:
 
     def _build_failures(self) -> Throttle:
         config = self._settings()
-        return failure_throttle(
-            limit=config.auth_failure_limit,
-            window_seconds=config.auth_failure_window_seconds,
-            redis_url=config.redis_url,
-            trusted_proxies=config.trusted_proxies,
-        )
+        return failure_throttle(config, config.redis_url)
 
     def _build_usage(self) -> KeyUsage:
         url = self._settings().redis_url

@@ -30,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import redis
 
@@ -245,14 +245,26 @@ def counting_failures(throttle: Throttle, request: Request, check: Callable[[], 
         raise
 
 
-def failure_throttle(
-    *, limit: int, window_seconds: int, redis_url: str | None, trusted_proxies: str
-) -> Throttle:
+class FailureLimits(Protocol):
+    """What a key-checking function's settings say of failed authentications
+    (`settings.KeyChecks`)."""
+
+    @property
+    def auth_failure_limit(self) -> int: ...
+    @property
+    def auth_failure_window_seconds(self) -> int: ...
+    @property
+    def trusted_proxies(self) -> str: ...
+
+
+def failure_throttle(config: FailureLimits, redis_url: str | None) -> Throttle:
+    """The limit on failed authentications per client, as every key-checking function
+    configures it."""
     return Throttle(
         "auth-failures",
-        limit=limit,
-        window_seconds=window_seconds,
+        limit=config.auth_failure_limit,
+        window_seconds=config.auth_failure_window_seconds,
         message="too many failed authentications from this client",
         redis_url=redis_url,
-        trusted_proxies=trusted_proxies,
+        trusted_proxies=config.trusted_proxies,
     )

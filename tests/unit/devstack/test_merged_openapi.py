@@ -45,7 +45,7 @@ def test_merge__clashing_and_shared_components__renamed_and_kept_once() -> None:
     )
     evaluation = _document(
         "evaluation",
-        {"/evaluate": _get("health", "Wrapper"), "/status": _get("status", "Shared")},
+        {"/evaluate": _get("health", "Wrapper"), "/evaluate/all": _get("all", "Shared")},
         {
             "Item": {"type": "integer"},
             "Shared": {"type": "boolean"},
@@ -56,7 +56,7 @@ def test_merge__clashing_and_shared_components__renamed_and_kept_once() -> None:
     merged = merge({"flags": flags, "evaluation": evaluation})
     # Then the host's paths only, tagged; `Item` renamed for evaluation, refs following
     validate(merged)
-    assert sorted(merged["paths"]) == ["/evaluate", "/flags", "/status"]
+    assert sorted(merged["paths"]) == ["/evaluate", "/evaluate/all", "/flags"]
     schemas = merged["components"]["schemas"]
     assert schemas["Item"] == {"type": "string"}
     assert schemas["EvaluationItem"] == {"type": "integer"}
