@@ -245,15 +245,18 @@ def test_promote__stored_rule_beyond_the_caps__422_naming_it_target_unchanged(
             "UPDATE targeting_rules SET rules = %s WHERE flag_name = %s AND environment = %s",
             (json.dumps(old), name, "staging"),
         )
-    # When it is promoted to production
-    answer = _call(
-        stack,
-        "flags",
-        "POST",
-        f"/flags/{name}/promote",
-        api_key,
-        json={"from": "staging", "to": "production"},
-    )
-    # Then it is refused naming the cap, and production has still no rule
-    _assert_cap(answer, "rules_per_document", limits.MAX_RULES)
-    assert _call(stack, "targeting", "GET", f"/rules/{name}", api_key).status_code == 404
+    try:
+        # When it is promoted to production
+        answer = _call(
+            stack,
+            "flags",
+            "POST",
+            f"/flags/{name}/promote",
+            api_key,
+            json={"from": "staging", "to": "production"},
+        )
+        # Then it is refused naming the cap, and production has still no rule
+        _assert_cap(answer, "rules_per_document", limits.MAX_RULES)
+        assert _call(stack, "targeting", "GET", f"/rules/{name}", api_key).status_code == 404
+    finally:  # the stack is shared: an over-cap rule would make every later import refused
+        _call(stack, "flags", "DELETE", f"/flags/{name}", api_key)
