@@ -147,29 +147,35 @@ def test_evaluate__flag_and_rule_changes__next_evaluation_reflects_them_without_
     ).ok
     assert _call("GET", evaluate, api_key, params=params).json()["result"] is False
 
-    # When the rule goes to 100 %, then Then the very next evaluation says true
+    # When the rule goes to 100 %, then Then the next evaluation says true, once the
+    # change has propagated (a few ms; the 100 ms bound is proved under load in
+    # test_snapshot_propagation): nobody flushes anything
     assert _call(
         "PUT",
         f"{targeting}/rules/{flag}",
         api_key,
         json={"rules": {"type": "PERCENTAGE", "value": 100}},
     ).ok
+    stack.settle()
     assert _call("GET", evaluate, api_key, params=params).json()["result"] is True
 
     # When the rule is disabled, the flag is on for everyone
     assert _call("PUT", f"{targeting}/rules/{flag}", api_key, json={"is_enabled": False}).ok
+    stack.settle()
     assert (
         _call("GET", evaluate, api_key, params={**params, "user_id": "u-x"}).json()["result"]
         is True
     )
 
-    # When the flag is killed, it is off at once
+    # When the flag is killed, it is off as soon as the change has propagated
     assert _call("PUT", f"{flags}/flags/{flag}", api_key, json={"is_enabled": False}).ok
+    stack.settle()
     assert _call("GET", evaluate, api_key, params=params).json()["result"] is False
 
     # When the flag is deleted, its rule goes with it and evaluation says false
     assert _call("DELETE", f"{flags}/flags/{flag}", api_key).status_code == 204
     assert _call("GET", f"{targeting}/rules/{flag}", api_key).status_code == 404
+    stack.settle()
     gone = _call("GET", evaluate, api_key, params=params).json()
     assert gone["result"] is False
     assert gone["reason"] == "FLAG_NOT_FOUND"
