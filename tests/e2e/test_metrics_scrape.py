@@ -177,19 +177,23 @@ def test_metrics__each_function__its_figures_by_route_status_and_reason(
 
     # When each is scraped
     # Then each says what it answered by route pattern (never a path's value) and status
+    latency = re.compile(
+        r'togglemaster_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="/flags"\}'
+    )
+    wanted = (
+        'route="/flags/<name>"',
+        'reason="unknown"',
+        # the key cache: where each check's answer came from
+        'togglemaster_key_cache_lookups_total{result="hit"}',
+        'togglemaster_key_cache_lookups_total{result="miss"}',
+    )
+    # each worker moves its figures to the shared files once a second: wait for both
     flags = eventually(
         lambda: scrape("flags"),
-        lambda text: 'route="/flags/<name>"' in text and 'reason="unknown"' in text,
+        lambda text: all(line in text for line in wanted) and latency.search(text) is not None,
         "flags' metrics",
     )
     assert "some-secret-name" not in flags and forged not in flags and api_key not in flags
-    assert re.search(
-        r'togglemaster_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="/flags"\}',
-        flags,
-    )
-    # the key cache: where each check's answer came from
-    assert 'togglemaster_key_cache_lookups_total{result="hit"}' in flags
-    assert 'togglemaster_key_cache_lookups_total{result="miss"}' in flags
     assert 'togglemaster_auth_denials_total{reason="unknown"}' in eventually(
         lambda: scrape("targeting"), lambda text: "auth_denials" in text, "targeting's denials"
     )
