@@ -71,6 +71,7 @@ def settings() -> EvaluationSettings:
 def publisher() -> EventPublisher:
     from functions.core.adapters import aws  # boto3: loaded by the worker, after start
     from functions.core.events.publisher import EventPublisher, sqs_sender
+    from functions.core.keys.signing import Signer
 
     config = settings()
     sqs = aws.client("sqs", config.aws_region, config.aws_endpoint_url)
@@ -78,6 +79,7 @@ def publisher() -> EventPublisher:
         sqs_sender(sqs, config.aws_sqs_url),
         capacity=config.event_buffer_size,
         flush_seconds=config.event_flush_seconds,
+        signer=Signer(config.events_signing_secret),
     )
     on_shutdown(events.close)
     return events

@@ -35,6 +35,7 @@ from functions.http import startup
 
 TEST_REGION = "us-east-1"
 TEST_GRANT_SECRET = secrets.token_hex(32)
+TEST_EVENTS_SECRET = secrets.token_hex(32)
 
 DatabaseFactory = Callable[[str], str]
 """``fresh_database("flags")`` → URL of a new, empty, uniquely named database."""
@@ -60,6 +61,7 @@ def _aws_test_environment() -> Iterator[None]:
         # authenticate on purpose, many from one address, would otherwise meet them
         # (tests/e2e/test_key_attacks.py sets its own limits).
         "GRANT_SECRET": TEST_GRANT_SECRET,
+        "EVENTS_SIGNING_SECRET": TEST_EVENTS_SECRET,
         "AUTH_FAILURE_LIMIT": "0",
         "ADMIN_RATE_LIMIT": "0",
     }

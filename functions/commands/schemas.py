@@ -13,13 +13,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from functions.core.events.schema import EvaluationEvent, EventPack
+from functions.core.events.schema import EvaluationEvent, EventPack, SignedPack
+from functions.core.models.analytics import BinaryDelivery
 from functions.core.models.config_file import ConfigDocument
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED: dict[Path, type[BaseModel]] = {
     ROOT / "events" / "evaluation-event.schema.json": EvaluationEvent,
     ROOT / "events" / "event-pack.schema.json": EventPack,
+    ROOT / "events" / "signed-pack.schema.json": SignedPack,
+    ROOT / "events" / "delivery.schema.json": BinaryDelivery,
     ROOT / "functions" / "contracts" / "config-document.schema.json": ConfigDocument,
 }
 

@@ -9,7 +9,8 @@ any one segment. The first route that matches wins, so the more specific come fi
 (`/environments/*/keys` is auth's, every other `/environments` path is flags').
 A route with `strip` hands its function the path below the prefix: the seed's
 single-host layout, `/auth/admin/keys` → auth's `/admin/keys`, kept where it collides
-with nothing. Analytics is reached only through the queue, so no route names it.
+with nothing. Analytics' queries are public (`/analytics/...`); the events reach its
+`/` only from the queue's source, never through the host.
 
 What every function answers for itself (`/`, `/health`, `/ready`, `/openapi.json`,
 `/docs`) is not routed: the host answers those for all functions at once (`HOST_PATHS`).
@@ -92,6 +93,8 @@ ROUTES: tuple[PublicRoute, ...] = (
     # evaluation: decisions and OFREP
     PublicRoute("/evaluate", "evaluation"),
     PublicRoute("/ofrep", "evaluation"),
+    # analytics: who got what, and flags nobody evaluates
+    PublicRoute("/analytics", "analytics"),
     # The seed's single-host layout (`/flags` and `/evaluate` are real paths above)
     PublicRoute("/auth", "auth", strip=True),
     PublicRoute("/targeting", "targeting", strip=True),

@@ -238,6 +238,7 @@ class EvaluationSettings(AwsSettings, KeyChecks):
     config_stale_seconds: float = Field(2.0, alias="CONFIG_STALE_SECONDS", gt=0, le=3600)
     event_buffer_size: int = Field(10_000, alias="EVENT_BUFFER_SIZE", ge=100, le=1_000_000)
     event_flush_seconds: float = Field(1.0, alias="EVENT_FLUSH_SECONDS", gt=0, le=10)
+    events_signing_secret: GrantSecret = Field(alias="EVENTS_SIGNING_SECRET", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
@@ -248,7 +249,47 @@ class EvaluationSettings(AwsSettings, KeyChecks):
         return super().from_env(environ)
 
 
-class AnalyticsSettings(AwsSettings):
+def _raw_events(value: str) -> str:
+    if value in ("all", "off"):
+        return value
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0 < fraction < 1:
+        raise ValueError("must be all, off, or a fraction between 0 and 1 such as 0.1")
+    return value
+
+
+RawEvents = Annotated[str, AfterValidator(_raw_events)]
+TABLE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
+
+
+class AnalyticsSettings(AwsSettings, KeyChecks):
+    """Analytics stores what evaluation sends (only packs signed with
+    `EVENTS_SIGNING_SECRET`, required: without it anyone who reaches the queue or the
+    function could write events) and answers queries with `read` keys, held in memory
+    as flags holds them; `CONFIG_DATABASE_URL` (read only) says which flags are defined.
+    `RAW_EVENTS`: which raw events are kept (all, off, or a fraction such as 0.1, chosen
+    by event id); the counters always count every event."""
+
     aws_dynamodb_table: str = Field(
-        "ToggleMasterAnalytics", alias="AWS_DYNAMODB_TABLE", pattern=r"^[A-Za-z0-9_.-]{3,255}$"
+        "ToggleMasterAnalytics", alias="AWS_DYNAMODB_TABLE", pattern=TABLE_NAME_PATTERN
     )
+    aws_dynamodb_counts_table: str = Field(
+        "ToggleMasterAnalyticsCounts", alias="AWS_DYNAMODB_COUNTS_TABLE", pattern=TABLE_NAME_PATTERN
+    )
+    events_signing_secret: GrantSecret = Field(alias="EVENTS_SIGNING_SECRET", repr=False)
+    raw_events: RawEvents = Field("all", alias="RAW_EVENTS")
+    raw_events_retention_days: int = Field(30, alias="RAW_EVENTS_RETENTION_DAYS", ge=1, le=3650)
+    redis_url: RedisUrl = Field(alias="REDIS_URL")
+    auth_database_url: PostgresUrl = Field(alias="AUTH_DATABASE_URL")
+    config_database_url: PostgresUrl = Field(alias="CONFIG_DATABASE_URL")
+    key_check_seconds: float = Field(0.5, alias="KEY_CHECK_SECONDS", gt=0, le=60)
+    default_environment: EnvironmentKey = Field("production", alias="DEFAULT_ENVIRONMENT")
+
+    @property
+    def raw_fraction(self) -> float:
+        """The share of raw events kept: 1.0 for all, 0.0 for off."""
+        named = {"all": 1.0, "off": 0.0}
+        return named[self.raw_events] if self.raw_events in named else float(self.raw_events)

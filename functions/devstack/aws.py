@@ -9,10 +9,18 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from functions.core.stores.analytics_tables import COUNTS_TABLE, RAW_TABLE, ensure_tables
 from functions.devstack.moto import FAKE_CREDENTIALS
 
 DLQ_SUFFIX = "-dlq"
 MAX_RECEIVE_COUNT = 5
+VISIBILITY_TIMEOUT_SECONDS = 300
+"""How long a received message stays hidden before SQS delivers it again. With
+:data:`MAX_RECEIVE_COUNT` receives, a valid message reaches the dead-letter queue only
+after 25 minutes of failures: an analytics or DynamoDB outage of 15 minutes sends it
+nowhere (the deploy's queue has the same numbers)."""
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+"""The dead-letter queue keeps messages for SQS's longest, 14 days, until redriven."""
 
 
 def client(service: str, *, endpoint_url: str | None, region: str) -> Any:
@@ -28,22 +36,36 @@ def client(service: str, *, endpoint_url: str | None, region: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **credentials)
 
 
-def ensure_queue(endpoint_url: str | None, region: str, name: str) -> str:
+def ensure_queue(
+    endpoint_url: str | None,
+    region: str,
+    name: str,
+    *,
+    visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
+) -> str:
     """Create queue ``name`` and its dead-letter queue ``<name>-dlq``; the queue's URL.
 
-    A message received :data:`MAX_RECEIVE_COUNT` times without being deleted moves to
-    the dead-letter queue. Running it again changes nothing.
+    A message received ``max_receive_count`` times without being deleted moves to the
+    dead-letter queue at its next receive; each receive hides it ``visibility_timeout``
+    seconds (tests scale both down). Running it again sets the same attributes.
     """
     sqs = client("sqs", endpoint_url=endpoint_url, region=region)
-    dlq_url = sqs.create_queue(QueueName=f"{name}{DLQ_SUFFIX}")["QueueUrl"]
+    dlq_attributes = {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+    dlq_url = _create_or_update(sqs, f"{name}{DLQ_SUFFIX}", dlq_attributes)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     attributes = {
+        "VisibilityTimeout": str(visibility_timeout),
         "RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
-        )
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+        ),
     }
+    return _create_or_update(sqs, name, attributes)
+
+
+def _create_or_update(sqs: Any, name: str, attributes: dict[str, str]) -> str:
     try:
         queue_url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     except ClientError as exc:
@@ -54,21 +76,22 @@ def ensure_queue(endpoint_url: str | None, region: str, name: str) -> str:
     return queue_url
 
 
-def ensure_analytics_table(endpoint_url: str | None, region: str, table_name: str) -> str:
-    """Create the analytics table (partition key ``event_id`` S, on demand); its name."""
+def counts_table_for(table_name: str) -> str:
+    """The aggregates table beside raw table ``table_name``: ``ToggleMasterAnalytics`` →
+    ``ToggleMasterAnalyticsCounts``, the deploy's names."""
+    return f"{table_name}Counts"
+
+
+def ensure_analytics_table(
+    endpoint_url: str | None, region: str, table_name: str, counts_table: str | None = None
+) -> str:
+    """Create the raw table ``table_name`` and its aggregates table (``counts_table``, by
+    default :func:`counts_table_for`), as `stores.analytics_tables` defines them; the raw
+    table's name."""
     dynamodb = client("dynamodb", endpoint_url=endpoint_url, region=region)
-    try:
-        dynamodb.create_table(
-            TableName=table_name,
-            AttributeDefinitions=[{"AttributeName": "event_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "event_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ClientError as exc:
-        if _error_code(exc) != "ResourceInUseException":
-            raise
-    dynamodb.get_waiter("table_exists").wait(
-        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    ensure_tables(
+        dynamodb,
+        {RAW_TABLE: table_name, COUNTS_TABLE: counts_table or counts_table_for(table_name)},
     )
     return table_name
 
@@ -79,7 +102,7 @@ def _error_code(exc: ClientError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m functions.devstack.aws --endpoint URL`: create the queue and the table
+    """`python -m functions.devstack.aws --endpoint URL`: create the queue and the tables
     on an emulator (docker-compose runs it once before the functions start)."""
     import argparse
 
@@ -87,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     parser.add_argument("--queue", default="togglemaster-evaluation-events")
-    parser.add_argument("--table", default="ToggleMasterAnalytics")
+    parser.add_argument("--table", default=RAW_TABLE)
     args = parser.parse_args(argv)
     print(ensure_queue(args.endpoint, args.region, args.queue))
     print(ensure_analytics_table(args.endpoint, args.region, args.table))

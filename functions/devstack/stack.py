@@ -24,7 +24,12 @@ from types import TracebackType
 import requests
 
 from functions.core.names import FUNCTIONS
-from functions.devstack.aws import DLQ_SUFFIX, ensure_analytics_table, ensure_queue
+from functions.devstack.aws import (
+    DLQ_SUFFIX,
+    counts_table_for,
+    ensure_analytics_table,
+    ensure_queue,
+)
 from functions.devstack.aws_state import restore_state, save_state
 from functions.devstack.errors import DevStackError, StartupError
 from functions.devstack.forwarder import SqsForwarder
@@ -46,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "togglemaster-evaluation-events"
 TABLE_NAME = "ToggleMasterAnalytics"
+COUNTS_TABLE_NAME = counts_table_for(TABLE_NAME)
 AUTH_DATABASE = "auth_db"
 FLAGS_DATABASE = "flags_db"
 DEFAULT_REGION = "us-east-1"
@@ -251,6 +257,7 @@ class DevStack:
         self.queue_url = ""
         self.master_key = ""
         self.grant_secret = ""
+        self.events_signing_secret = ""
         self.service_key = ""
         self.walkthrough_key = ""
 
@@ -433,6 +440,8 @@ class DevStack:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_SQS_URL": self.queue_url,
             "AWS_DYNAMODB_TABLE": TABLE_NAME,
+            "AWS_DYNAMODB_COUNTS_TABLE": COUNTS_TABLE_NAME,
+            "EVENTS_SIGNING_SECRET": self.events_signing_secret,
             "AWS_ACCESS_KEY_ID": self._aws_env()["AWS_ACCESS_KEY_ID"],
             "AWS_SECRET_ACCESS_KEY": self._aws_env()["AWS_SECRET_ACCESS_KEY"],
             "AUTH_DATABASE_URL": self.auth_database_url,
@@ -468,6 +477,9 @@ class DevStack:
             self._restore_aws_state()
         self.master_key = load_master_key(self.run_dir / "master_key", self._env)
         self.grant_secret = load_secret(self.run_dir / "grant_secret", self._env, "GRANT_SECRET")
+        self.events_signing_secret = load_secret(
+            self.run_dir / "events_signing_secret", self._env, "EVENTS_SIGNING_SECRET"
+        )
         exported = read_env_file(self.env_file)  # the previous start's keys, to keep
         self.service_key = self._key(SERVICE_KEY, exported.get(SERVICE_KEY.variable))
         self.walkthrough_key = self._key(WALKTHROUGH_KEY, exported.get(WALKTHROUGH_KEY.variable))
@@ -562,7 +574,7 @@ class DevStack:
             self.aws_endpoint_url,
             self.region,
             queues=[QUEUE_NAME, QUEUE_NAME + DLQ_SUFFIX],
-            tables=[TABLE_NAME],
+            tables=[TABLE_NAME, COUNTS_TABLE_NAME],
             path=self.aws_state_file,
         )
         logger.info(
@@ -637,13 +649,24 @@ class DevStack:
             },
             "evaluation": {
                 **signed,
+                "EVENTS_SIGNING_SECRET": self.events_signing_secret,
                 "REDIS_URL": self.redis_url,
                 "CONFIG_DATABASE_URL": self.flags_database_url,
                 "AUTH_DATABASE_URL": self.auth_database_url,
                 "AWS_SQS_URL": self.queue_url,
                 **aws,
             },
-            "analytics": {**one_worker, "AWS_DYNAMODB_TABLE": TABLE_NAME, **aws},
+            "analytics": {
+                **one_worker,
+                **signed,
+                "EVENTS_SIGNING_SECRET": self.events_signing_secret,
+                "AWS_DYNAMODB_TABLE": TABLE_NAME,
+                "AWS_DYNAMODB_COUNTS_TABLE": COUNTS_TABLE_NAME,
+                "REDIS_URL": self.redis_url,
+                "AUTH_DATABASE_URL": self.auth_database_url,
+                "CONFIG_DATABASE_URL": self.flags_database_url,
+                **aws,
+            },
         }[target]
         return {**self._env, **common, **own}
 

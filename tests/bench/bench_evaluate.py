@@ -426,8 +426,8 @@ def sqs_cost(stack: DevStack, evaluations: int, workers: int) -> SqsCost:
                 decoded = json.loads(body)
             except ValueError:
                 decoded = None
-            packed = decoded.get("events") if isinstance(decoded, dict) else None
-            events += len(packed) if isinstance(packed, list) else 1
+            count = decoded.get("count") if isinstance(decoded, dict) else None
+            events += count if isinstance(count, int) else 1  # a sealed pack says its count
     return SqsCost(evaluations, messages, billed, events, None, "every message read back")
 
 

@@ -149,3 +149,64 @@ def test_forwarder__running_in_a_thread__delivers_and_stops_when_told(
     assert not thread.is_alive()
     assert sorted(data for _, data in receiver.requests) == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
     assert _messages_on_queue(moto_endpoint, sqs_queue) == 0
+
+
+def test_forwarder__one_slow_message__the_others_delivered_meanwhile(
+    moto_endpoint: str, sqs_queue: str
+) -> None:
+    # Given a target that takes 2 s over one message and answers the others at once
+    arrived: list[tuple[float, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if body == b'"slow"':
+                time.sleep(2)
+            arrived.append((time.monotonic(), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for body in ['"slow"', *(f'"fast-{n}"' for n in range(5))]:
+        _send(moto_endpoint, sqs_queue, body)
+    forwarder = _forwarder(
+        moto_endpoint, sqs_queue, f"http://127.0.0.1:{server.server_address[1]}/"
+    )
+
+    # When one receive's messages are delivered
+    started = time.monotonic()
+    delivered = 0
+    while delivered < 6 and time.monotonic() - started < 10:
+        delivered += forwarder.forward_once()
+    server.shutdown()
+    server.server_close()
+
+    # Then the fast ones arrived before the slow one was answered, and all were deleted
+    fast = [at for at, body in arrived if body != b'"slow"']
+    slow = [at for at, body in arrived if body == b'"slow"']
+    assert len(fast) == 5 and len(slow) == 1
+    assert max(fast) < slow[0]
+    assert _messages_on_queue(moto_endpoint, sqs_queue) == 0
+
+
+def test_forwarder__delete_fails_twice__retried_and_the_message_gone(
+    moto_endpoint: str, sqs_queue: str, receiver: Receiver
+) -> None:
+    # Given SQS refusing the forwarder's first two deletes
+    from tests.integration.analytics_support import FaultyProxy
+
+    _send(moto_endpoint, sqs_queue, '{"n": 1}')
+    with FaultyProxy(moto_endpoint) as proxy:
+        proxy.fail, proxy.failures_left = {"DeleteMessageBatch"}, 2
+        forwarder = _forwarder(proxy.url, sqs_queue, receiver.url)
+        # When it forwards the message
+        delivered = forwarder.forward_once()
+    # Then the delete was retried until SQS took it
+    assert delivered == 1
+    assert proxy.refused == 2
+    assert _messages_on_queue(moto_endpoint, sqs_queue) == 0

@@ -60,12 +60,16 @@ def test_resolve__every_public_route_of_a_function__that_function_with_path_unch
     assert not wrong, f"routes of {function} not routed to it: {wrong}"
 
 
-def test_resolve__analytics_routes__never_routed() -> None:
-    # Given analytics' routes (it is reached through the queue only)
+def test_resolve__analytics__queries_routed_event_receiver_never() -> None:
+    # Given analytics' routes: queries, and `/` where the queue's source delivers events
     rules = [operation.path for operation in router_of("analytics").operations]
-    # When / Then the host hands none of them to a function
-    assert "analytics" not in routed_functions()
-    assert all(resolve(_sample(rule)) is None for rule in rules if rule not in HOST_PATHS)
+    # When / Then the host hands the queries to analytics, and `/` (POST) to no function
+    assert "analytics" in routed_functions()
+    assert "/" in rules
+    assert resolve("/") is None
+    queries = [rule for rule in rules if rule.startswith("/analytics/")]
+    assert queries
+    assert all(getattr(resolve(_sample(rule)), "function", None) == "analytics" for rule in queries)
 
 
 def test_resolve__operators_paths__never_routed() -> None:

@@ -111,6 +111,7 @@ def test_settings__redis_password_apart__the_factory_connects(tls_redis: TlsRedi
         "AUTH_DATABASE_URL": "postgresql://u@127.0.0.1:9/auth",
         "AWS_SQS_URL": "http://127.0.0.1:9/queue",
         "GRANT_SECRET": secrets.token_hex(32),
+        "EVENTS_SIGNING_SECRET": secrets.token_hex(32),
     }
     # When a function's settings are read
     settings = EvaluationSettings.from_env(env)

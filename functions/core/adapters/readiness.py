@@ -57,16 +57,15 @@ def report(checks: dict[str, Check]) -> Readiness:
     return Readiness(status="unavailable", checks=results, error=failures)
 
 
-def dynamodb_table_check(client: Any, table: str) -> Check:
+def dynamodb_table_check(client: Any, table: str, variable: str = "AWS_DYNAMODB_TABLE") -> Check:
+    """`variable`: the setting that names the table, said in the error."""
     from botocore.exceptions import BotoCoreError, ClientError  # only analytics pays for it
 
     def check() -> CheckResult:
         try:
             client.describe_table(TableName=table)
         except (BotoCoreError, ClientError) as exc:
-            return CheckResult(
-                ok=False, error=f"AWS_DYNAMODB_TABLE: {exc.__class__.__name__}: {exc}"
-            )
+            return CheckResult(ok=False, error=f"{variable}: {exc.__class__.__name__}: {exc}")
         return CheckResult(ok=True)
 
     return check

@@ -1,7 +1,8 @@
 """Evaluation events: the schema producers and analytics agree on.
 
-One SQS message carries a pack `{"pack_id", "events": [...]}`; analytics also
-accepts the seed's body of one bare event.
+One SQS message carries a pack: compressed and signed as `events.packs` seals it, or
+plain `{"pack_id", "events": [...]}`, or the seed's body of one bare event; analytics
+reads only signed packs (see `parse_body`).
 The JSON Schemas in `events/` are generated from these models (`make schemas`).
 """
 
@@ -16,6 +17,15 @@ from json.encoder import encode_basestring_ascii
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+
+from functions.core.events.packs import (
+    MAX_EVENTS,
+    PackError,
+    SignatureError,
+    is_compressed,
+    open_pack,
+)
+from functions.core.keys.signing import Signer
 
 SQS_MAX_MESSAGE_BYTES = 262_144
 
@@ -52,6 +62,21 @@ class EventPack(BaseModel):
 
     pack_id: Text
     events: list[EvaluationEvent] = Field(min_length=1)
+
+
+class SignedPack(BaseModel):
+    """What evaluation sends (`events.packs.seal`): the events as the base64 of the zlib
+    stream of their JSON array, with an HMAC-SHA256 over the pack id, the count and that
+    text, made with `EVENTS_SIGNING_SECRET`. Analytics reads nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pack_id: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[ -~]+$")]
+    count: int = Field(ge=1, le=MAX_EVENTS, description="how many events the payload holds")
+    events_zlib: str = Field(
+        min_length=1, description="base64 of the zlib stream of `[event, event, ...]`"
+    )
+    signature: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256, in hex")
 
 
 _SEED_NAMESPACE = uuid.UUID("6f0d4a55-3c8e-4b8e-9c52-2f1a7c0e9d11")
@@ -163,10 +188,32 @@ class ParsedBody:
     events: list[EvaluationEvent]
     refused: list[str]
     """One line per event that could not be read: its index and why."""
+    signed: bool = False
+    """A compressed pack whose signature a configured secret verified."""
 
 
-def parse_body(body: bytes | str) -> ParsedBody:
+class UnsignedEventBody(InvalidEventBody):
+    """A body that is not a pack signed with the events secret: forged, altered, unsigned
+    or from a producer without the secret. Nothing of it may be stored."""
+
+
+def event_moment(event: EvaluationEvent) -> datetime | None:
+    """When the event happened (UTC; a timestamp without offset is taken as UTC), or None
+    when its timestamp is not ISO-8601."""
+    try:
+        moment = datetime.fromisoformat(event.timestamp)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_body(body: bytes | str, *, signer: Signer | None = None) -> ParsedBody:
     """The events of an SQS message body, each with an id.
+
+    With `signer`, only a compressed pack carrying its valid signature is read: anything
+    else (a plain pack, the seed's bare event, a wrong or missing signature) is
+    UnsignedEventBody, before a byte of it is inflated. Without, the three kinds are read:
+    a compressed pack (see `events.packs`), a plain pack and the seed's bare event.
 
     One unreadable event does not sink its pack: the others are returned and the bad
     one is reported in `refused`. A body with nothing readable is InvalidEventBody.
@@ -175,24 +222,52 @@ def parse_body(body: bytes | str) -> ParsedBody:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidEventBody(f"not JSON: {exc}") from None
+    if isinstance(document, dict) and is_compressed(document):
+        try:
+            opened = open_pack(document, signer)
+        except SignatureError as exc:
+            raise UnsignedEventBody(str(exc)) from None
+        except PackError as exc:
+            raise InvalidEventBody(str(exc)) from None
+        return _events_of(opened.pack_id, opened.events, signed=opened.signed)
+    if signer is not None:
+        kind = "a plain pack" if isinstance(document, dict) and "events" in document else "a body"
+        raise UnsignedEventBody(
+            f"{kind} without a signature: only packs signed with EVENTS_SIGNING_SECRET are read"
+        )
     if not (isinstance(document, dict) and "events" in document):
         try:
-            return ParsedBody(None, [EvaluationEvent.model_validate(document).with_id()], [])
+            event = EvaluationEvent.model_validate(document).with_id()
         except ValidationError as exc:
             raise InvalidEventBody(_problem(exc)) from None
+        if event_moment(event) is None:
+            raise InvalidEventBody(_BAD_TIMESTAMP)
+        return ParsedBody(None, [event], [])
     try:
         envelope = _Envelope.model_validate(document)
     except ValidationError as exc:
         raise InvalidEventBody(_problem(exc)) from None
+    return _events_of(envelope.pack_id, envelope.events, signed=False)
+
+
+_BAD_TIMESTAMP = "timestamp: must be an ISO-8601 date and time, such as 2026-11-24T10:00:00Z"
+
+
+def _events_of(pack_id: str, items: list[object], *, signed: bool) -> ParsedBody:
     events, refused = [], []
-    for index, item in enumerate(envelope.events):
+    for index, item in enumerate(items):
         try:
-            events.append(EvaluationEvent.model_validate(item).with_id())
+            event = EvaluationEvent.model_validate(item).with_id()
         except ValidationError as exc:
             refused.append(f"events[{index}]: {_problem(exc)}")
+            continue
+        if event_moment(event) is None:
+            refused.append(f"events[{index}]: {_BAD_TIMESTAMP}")
+            continue
+        events.append(event)
     if not events:
         raise InvalidEventBody("no readable event: " + "; ".join(refused[:5]))
-    return ParsedBody(envelope.pack_id, events, refused)
+    return ParsedBody(pack_id, events, refused, signed)
 
 
 class _Envelope(BaseModel):

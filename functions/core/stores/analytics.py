@@ -1,14 +1,21 @@
-"""The `ToggleMasterAnalytics` DynamoDB table, owned by the analytics function.
+"""The `ToggleMasterAnalytics` DynamoDB table: one raw item per event, owned by analytics.
 
-Items are keyed by `event_id`, so a redelivered message rewrites the same items
-instead of adding new ones. A write DynamoDB does not take is `ServiceUnavailable`:
-the message is not acknowledged, and the queue delivers it again.
+Items are keyed by `event_id` and written with `attribute_not_exists(event_id)`: a
+redelivered pack finds its items there and changes none of them, whoever sends it.
+They carry the seed's attributes (`event_id, user_id, flag_name, result, timestamp`),
+the optional new ones, and `expires_at`, the event's time plus the retention, for
+DynamoDB's TTL.
+
+A write DynamoDB does not take (outage, throttling beyond the client's retries) is
+`ServiceUnavailable`: the message is not acknowledged, and the queue delivers it again.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,16 +23,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.core.errors import ServiceUnavailable
 from functions.core.events.schema import EvaluationEvent
 
-_BATCH = 25
+Item = dict[str, dict[str, Any]]
+CONDITION = "attribute_not_exists(event_id)"
 
 
-def to_item(event: EvaluationEvent, *, pack_id: str | None) -> dict[str, dict[str, Any]]:
-    item: dict[str, dict[str, Any]] = {
+def to_item(
+    event: EvaluationEvent, *, pack_id: str | None, moment: datetime, retention_days: int
+) -> Item:
+    item: Item = {
         "event_id": {"S": str(event.event_id)},
         "user_id": {"S": event.user_id},
         "flag_name": {"S": event.flag_name},
         "result": {"BOOL": event.result},
         "timestamp": {"S": event.timestamp},
+        "expires_at": {"N": str(int(moment.timestamp()) + retention_days * 86_400)},
     }
     optional = {
         "environment": event.environment,
@@ -38,35 +49,47 @@ def to_item(event: EvaluationEvent, *, pack_id: str | None) -> dict[str, dict[st
     return item
 
 
-class AnalyticsStore:
-    def __init__(self, *, client: Any, table: str, max_attempts: int = 6) -> None:
+@dataclass(frozen=True, slots=True)
+class RawWrites:
+    written: int
+    """Items that were not there."""
+    present: int
+    """Items a previous delivery had written (left as they were)."""
+
+
+class RawEventStore:
+    def __init__(self, *, client: Any, table: str, writers: int) -> None:
         self._client = client
         self._table = table
-        self._max_attempts = max_attempts
+        self._pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="raw-events")
 
-    def put_events(self, events: Sequence[EvaluationEvent], *, pack_id: str | None) -> None:
-        """Write every event, retrying throttled leftovers; raise if some still fail."""
-        unique = {event.event_id: event for event in events}
-        items = [to_item(event, pack_id=pack_id) for event in unique.values()]
-        for start in range(0, len(items), _BATCH):
-            requests: list[dict[str, Any]] = [
-                {"PutRequest": {"Item": item}} for item in items[start : start + _BATCH]
-            ]
-            self._write(requests)
+    def put_new(self, items: Sequence[Item]) -> RawWrites:
+        """Write each item unless one with its `event_id` exists, side by side; raise
+        ServiceUnavailable when any write failed (the others stay: a redelivery skips
+        them)."""
+        outcomes = list(self._pool.map(self._put, items))
+        failures = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+        if failures:
+            raise ServiceUnavailable(
+                f"{len(failures)} of {len(items)} events not stored:"
+                f" {failures[0].__class__.__name__}",
+                dependency="dynamodb",
+            ) from failures[0]
+        written = sum(1 for outcome in outcomes if outcome is True)
+        return RawWrites(written=written, present=len(items) - written)
 
-    def _write(self, requests: list[dict[str, Any]]) -> None:
-        for attempt in range(self._max_attempts):
-            try:
-                answer = self._client.batch_write_item(RequestItems={self._table: requests})
-            except (BotoCoreError, ClientError) as exc:
-                raise ServiceUnavailable(
-                    f"events not stored: {exc.__class__.__name__}", dependency="dynamodb"
-                ) from exc
-            requests = answer.get("UnprocessedItems", {}).get(self._table, [])
-            if not requests:
-                return
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise ServiceUnavailable(
-            f"events not stored: {len(requests)} still unprocessed after retries",
-            dependency="dynamodb",
-        )
+    def _put(self, item: Item) -> bool | Exception:
+        try:
+            self._client.put_item(TableName=self._table, Item=item, ConditionExpression=CONDITION)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            failure: Exception = exc
+            return failure
+        except BotoCoreError as exc:
+            failure = exc
+            return failure
+        return True
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

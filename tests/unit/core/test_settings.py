@@ -17,6 +17,7 @@ EVALUATION_ENV = {
     "AUTH_DATABASE_URL": "postgresql://u@127.0.0.1:5433/auth_db",
     "AWS_SQS_URL": "http://127.0.0.1:4566/000000000000/events",
     "GRANT_SECRET": secrets.token_hex(32),
+    "EVENTS_SIGNING_SECRET": secrets.token_hex(32),
 }
 
 
@@ -73,10 +74,51 @@ def test_evaluation_settings__out_of_range_number__error_names_variable() -> Non
     assert "EVENT_FLUSH_SECONDS" in str(caught.value)
 
 
+ANALYTICS_NEEDS = {
+    "REDIS_URL": "redis://127.0.0.1:6379",
+    "AUTH_DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/auth",
+    "CONFIG_DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/flags",
+    "GRANT_SECRET": "g" + "0123456789abcdefghijklmnopqrstuv",
+    "EVENTS_SIGNING_SECRET": "e" + "0123456789abcdefghijklmnopqrstuv",
+}
+
+
+def test_analytics_settings__no_events_signing_secret__refuses_to_start_naming_it() -> None:
+    # Given everything analytics needs but the secret evaluation signs its packs with
+    env = {k: v for k, v in ANALYTICS_NEEDS.items() if k != "EVENTS_SIGNING_SECRET"}
+    # When / Then it refuses to start, naming the variable
+    with pytest.raises(ConfigError, match="EVENTS_SIGNING_SECRET is required"):
+        AnalyticsSettings.from_env(env)
+    with pytest.raises(ConfigError, match="EVENTS_SIGNING_SECRET must be a random secret"):
+        AnalyticsSettings.from_env({**env, "EVENTS_SIGNING_SECRET": "short"})
+
+
+@pytest.mark.parametrize(
+    ("raw_events", "fraction"), [(None, 1.0), ("all", 1.0), ("off", 0.0), ("0.25", 0.25)]
+)
+def test_analytics_settings__raw_events__fraction_kept(
+    raw_events: str | None, fraction: float
+) -> None:
+    # Given / When
+    env = {**ANALYTICS_NEEDS, **({} if raw_events is None else {"RAW_EVENTS": raw_events})}
+    settings = AnalyticsSettings.from_env(env)
+    # Then
+    assert settings.raw_fraction == fraction
+    assert settings.raw_events_retention_days == 30
+    assert settings.aws_dynamodb_counts_table == "ToggleMasterAnalyticsCounts"
+
+
+@pytest.mark.parametrize("raw_events", ["some", "0", "1", "1.5", "-0.1", "nan"])
+def test_analytics_settings__raw_events_not_all_off_or_fraction__refused(raw_events: str) -> None:
+    # Given / When / Then
+    with pytest.raises(ConfigError, match="RAW_EVENTS must be all, off, or a fraction"):
+        AnalyticsSettings.from_env({**ANALYTICS_NEEDS, "RAW_EVENTS": raw_events})
+
+
 @pytest.mark.parametrize("old_name", ["AWS_SQS_ENDPOINT_URL", "AWS_DYNAMODB_ENDPOINT_URL"])
 def test_aws_settings__old_endpoint_variable__accepted(old_name: str) -> None:
-    # Given the old deployment's endpoint variable only
-    env = {old_name: "http://127.0.0.1:4566"}
+    # Given the old deployment's endpoint variable (and what analytics needs besides)
+    env = {old_name: "http://127.0.0.1:4566", **ANALYTICS_NEEDS}
     # When the analytics settings are read
     settings = AnalyticsSettings.from_env(env)
     # Then it becomes the AWS endpoint, and the table keeps the seed's name
@@ -125,13 +167,13 @@ def test_auth_settings__generated_master_key__accepted(made_with: Callable[[int]
     assert "MASTER_KEY" not in problems
 
 
-def test_compose__master_key__required_without_a_default() -> None:
+def test_compose__master_key__never_a_published_default() -> None:
     # Given the compose file
     compose = (Path(__file__).parents[3] / "docker-compose.yml").read_text()
-    # When / Then: no default that auth would take, and a message saying how to make one
-    assert "change-this-master-key" not in compose
-    assert "${MASTER_KEY:?" in compose
-    assert "secrets.token_urlsafe(32)" in compose
+    # When / Then: no default that auth would take: a key is made once per installation
+    # (or taken from the environment), 32 random bytes
+    assert "change-this-master-key" not in compose and "admin-secreto-123" not in compose
+    assert 'os.environ.get(name) or secrets.token_urlsafe(32)' in compose
 
 
 @pytest.mark.parametrize(

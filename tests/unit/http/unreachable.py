@@ -35,6 +35,13 @@ UNREACHABLE_DEPENDENCIES: dict[str, dict[str, str]] = {
         "AWS_SQS_URL": f"{UNREACHABLE}/queue",
         "GRANT_SECRET": GRANT_SECRET,
     },
-    "analytics": {"AWS_ENDPOINT_URL": UNREACHABLE},
+    "analytics": {
+        "AWS_ENDPOINT_URL": UNREACHABLE,
+        "REDIS_URL": "redis://127.0.0.1:9",
+        "CONFIG_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/flags",
+        "AUTH_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/auth",
+        "GRANT_SECRET": GRANT_SECRET,
+        "EVENTS_SIGNING_SECRET": secrets.token_hex(32),
+    },
 }
 """Each function's settings, every dependency pointing where nothing listens."""

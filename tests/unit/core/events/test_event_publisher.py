@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 import timeit
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from functions.core.events import packs
 from functions.core.events import publisher as publisher_module
 from functions.core.events.publisher import Backoff, EventPublisher, billed_requests
 from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES, new_event, parse_body
+from functions.core.keys.signing import Signer
 from functions.core.metrics import Metrics
 
 
@@ -36,7 +39,11 @@ class RecordingQueue:
         self.sent.set()
 
     def events(self) -> list[dict[str, Any]]:
-        return [event for body in self.bodies for event in json.loads(body)["events"]]
+        return [event for body in self.bodies for event in _events(body)]
+
+
+def _events(body: str, signer: Signer | None = None) -> list[Any]:
+    return packs.open_pack(json.loads(body), signer).events
 
 
 class FakeClock:
@@ -163,7 +170,7 @@ def test_publish_evaluation__packed__valid_events_as_new_event_writes_them() -> 
     parsed = parse_body(body)
     assert parsed.refused == []
     assert [e.user_id for e in parsed.events] == ["user-0", "user-1", "user-2", 'ünï "cødé"\n']
-    first = json.loads(body)["events"][0]
+    first = _events(body)[0]
     assert set(first) == set(_event(0))
     assert first["result"] is True and first["variant"] == "on"
     assert first["environment"] == "production" and first["reason"] == "TARGETING_MATCH"
@@ -209,17 +216,19 @@ def test_sender__full_message_buffered__sent_before_the_interval() -> None:
     # Given a publisher whose interval is a minute away
     queue = RecordingQueue()
     publisher = EventPublisher(queue.send, flush_seconds=60, metrics=Metrics())
-    # When enough for more than a full message is published
-    for i in range(3_000):
+    # When enough for two full messages and more is published (within the buffer)
+    for i in range(2 * packs.MAX_EVENTS + 1_000):
         _evaluate(publisher, i)
-    # Then full messages leave at once, each close to SQS's limit
-    assert queue.sent.wait(timeout=5)
+    # Then full messages leave at once: the first planned as if nothing compressed, the
+    # next ones, knowing how well the first did, with as many events as a pack may hold
     deadline = time.monotonic() + 5
     while len(queue.bodies) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert all(len(body) > SQS_MAX_MESSAGE_BYTES * 0.75 for body in queue.bodies[:2])
+    assert len(queue.bodies) >= 2
+    assert len(_events(queue.bodies[1])) == packs.MAX_EVENTS
+    assert all(len(body) <= SQS_MAX_MESSAGE_BYTES for body in queue.bodies)
     publisher.close()
-    assert len(queue.events()) == 3_000
+    assert len(queue.events()) == 2 * packs.MAX_EVENTS + 1_000
 
 
 def test_step__sends_fail__retries_with_capped_exponential_backoff() -> None:
@@ -288,7 +297,7 @@ def test_retry__failed_pack__resent_unchanged() -> None:
     assert publisher.flush()
     # Then the failed pack goes first, byte for byte (same pack_id and event ids), the rest after
     assert queue.bodies[0] == failed_body
-    assert [len(json.loads(body)["events"]) for body in queue.bodies] == [5, 1]
+    assert [len(_events(body)) for body in queue.bodies] == [5, 1]
 
 
 def test_drops__buffer_overflows__logged_at_most_once_per_interval_with_count(
@@ -491,5 +500,52 @@ def test_flush__events_keep_arriving_while_it_sends__they_wait_for_a_full_pack()
     assert publisher.flush()
     # Then it sent the 300 that were waiting, and left the newcomers for a full pack
     # rather than chasing them with one small message after another
-    assert [len(json.loads(body)["events"]) for body in queue.bodies] == [300]
+    assert [len(_events(body)) for body in queue.bodies] == [300]
     assert publisher.pending() == 50
+
+
+def test_signer__packs_sealed__open_with_the_secret_only() -> None:
+    # Given a publisher that signs with the secret it shares with analytics
+    queue = RecordingQueue()
+    secret, other = "s3cr3t-" + "0123456789abcdef" * 3, "0th3r-" + "fedcba9876543210" * 3
+    publisher = _quiet(queue, signer=Signer(secret))
+    for i in range(10):
+        _evaluate(publisher, i)
+    # When flushed
+    assert publisher.flush()
+    # Then the pack opens with that secret, and with no other
+    (body,) = queue.bodies
+    assert [e["user_id"] for e in _events(body, Signer(secret))] == [f"user-{i}" for i in range(10)]
+    with pytest.raises(packs.PackError, match="signature"):
+        _events(body, Signer(other))
+
+
+def test_pack__compresses_worse_than_the_last__split_until_it_fits() -> None:
+    # Given a publisher that learnt from a pack that compressed very well, and events
+    # that do not compress at all (random user ids)
+    queue = RecordingQueue()
+    publisher = _quiet(queue, max_bytes=16_384)
+    publisher._ratio = 32.0
+    users = [secrets.token_hex(100) for _ in range(2_000)]
+    for i, user in enumerate(users):
+        publisher.publish({**_event(i), "user_id": user})
+    # When flushed
+    assert publisher.flush()
+    # Then no message is over the limit, and every event left once, in order
+    assert all(len(body) <= 16_384 for body in queue.bodies)
+    assert [e["user_id"] for e in queue.events()] == users
+    assert publisher.pending() == 0 and publisher.dropped == 0
+
+
+def test_steady_load__packs_learn_the_ratio__far_under_one_request_per_100() -> None:
+    # Given 30 000 evaluations of a few flags and many users, sent as they fill packs
+    queue = RecordingQueue()
+    publisher = _quiet(queue)
+    for i in range(30_000):
+        _evaluate(publisher, i)
+        if i % 1_000 == 999:
+            publisher.step()
+    assert publisher.flush()
+    # Then SQS bills fewer than 0.1 requests per 100 evaluations (each started 64 KiB)
+    assert len(queue.events()) == 30_000
+    assert publisher.billed_requests / 30_000 * 100 < 0.1
