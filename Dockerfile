@@ -1,35 +1,41 @@
 # syntax=docker/dockerfile:1
 # One image for every ToggleMaster function; each Knative Service picks its
 # function with FUNCTION_TARGET (auth, flags, targeting, evaluation, analytics).
-# Two stages: the first builds the project's wheel and every dependency's, the second
-# installs them offline, so the image holds what runs and no build tooling or sources
-# (.dockerignore keeps functions/devstack, tests and local state out of the context).
+# Two stages: the first installs the locked dependencies (knative/image/requirements.lock,
+# every file checked against its hash, wheels only) and the project into a virtualenv;
+# the second copies that virtualenv onto the same pinned base, so the image holds what
+# runs and no build tooling or sources (.dockerignore keeps functions/devstack, tests and
+# local state out of the context). `make lock` regenerates the lock from pyproject.toml.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/togglemaster
+COPY knative/image/requirements.lock /tmp/requirements.lock
+RUN /opt/togglemaster/bin/pip install --require-hashes --only-binary=:all: \
+        -r /tmp/requirements.lock
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY functions ./functions
-RUN pip wheel --wheel-dir /wheels .
+# The project itself, without resolving anything again: every dependency is in place.
+RUN /opt/togglemaster/bin/pip install --no-deps . \
+    && /opt/togglemaster/bin/pip check
 
 FROM ${PYTHON_IMAGE} AS runtime
 # The source functions-framework loads is main.py of the installed package; the build
-# fails below if the base image ever moves site-packages. WORKERS (granian worker
-# processes) defaults to the machine's cores: the Knative Services set it explicitly.
+# fails below if it is not there. WORKERS (granian worker processes) defaults to the
+# machine's cores: the Knative Services set it explicitly.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/togglemaster/bin:$PATH \
     TOGGLEMASTER_SQL_DIR=/app/sql \
-    FUNCTION_SOURCE=/usr/local/lib/python3.11/site-packages/functions/main.py \
+    FUNCTION_SOURCE=/opt/togglemaster/lib/python3.11/site-packages/functions/main.py \
     PORT=8080
 
 WORKDIR /app
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels togglemaster \
-    && test -f "$FUNCTION_SOURCE" \
+COPY --from=build /opt/togglemaster /opt/togglemaster
+RUN test -f "$FUNCTION_SOURCE" \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin togglemaster
 COPY sql ./sql
 USER 10001:10001

@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help dev test lint format unit fuzz migrate bench schemas openapi apply clean
+.PHONY: help dev test lint format unit fuzz migrate bench schemas openapi apply clean redrive \
+	deploy undeploy lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -47,6 +48,11 @@ bench: $(STAMP) ## benchmarks, about 5 min (wrk): engine; evaluate vs hello, OFR
 	$(BIN)/python tests/bench/bench_engine.py
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_config_files.py
+	$(BIN)/python tests/bench/bench_analytics.py
+
+redrive: $(STAMP) ## move the events' dead-letter queue back to its queue (make-dev stack, or AWS_SQS_URL) [SEAL_UNSIGNED=1]
+	@if [ -z "$$AWS_SQS_URL" ] && [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
+	$(BIN)/python -m functions.commands.redrive $(if $(SEAL_UNSIGNED),--seal-unsigned)
 
 schemas: $(STAMP) ## regenerate the event JSON Schemas in events/
 	$(BIN)/python -m functions.commands.schemas
@@ -63,3 +69,16 @@ apply: $(STAMP) ## apply a configuration file: make apply FILE=flags.yaml [DRY_R
 	@test -n "$(FILE)" || { echo "usage: make apply FILE=flags.yaml [DRY_RUN=1]"; exit 2; }
 	@if [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
 	$(BIN)/python -m functions.commands.cli apply "$(FILE)" $(if $(DRY_RUN),--dry-run)
+
+deploy: $(STAMP) ## ToggleMaster on EKS + Knative: make deploy DOMAIN=flags.example.com [LAYOUT=single-host] [DRY_RUN=1]
+	$(BIN)/python -m functions.commands.deploy $(if $(DRY_RUN),--dry-run) \
+		$(if $(DOMAIN),--domain "$(DOMAIN)") $(if $(LAYOUT),--layout "$(LAYOUT)") \
+		$(if $(REGION),--region "$(REGION)") $(if $(STACK),--stack "$(STACK)")
+
+undeploy: $(STAMP) ## remove ToggleMaster from the cluster [DELETE_STACK=1: the AWS resources and their data too]
+	$(BIN)/python -m functions.commands.deploy --undeploy $(if $(DELETE_STACK),--delete-stack) \
+		$(if $(REGION),--region "$(REGION)") $(if $(STACK),--stack "$(STACK)")
+
+lock: $(STAMP) ## regenerate the image's lock file (knative/image/requirements.lock) from pyproject.toml [UPGRADE=1]
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links $(if $(UPGRADE),--upgrade) --output-file knative/image/requirements.lock pyproject.toml

@@ -1,6 +1,7 @@
 """The image holds what runs: the build context leaves the development stack, tests and
-local state out, the wheel carries no functions/devstack nor tests, and the Dockerfile
-builds in two stages onto a pinned base and runs as a non-root user.
+local state out, the wheel carries no functions/devstack nor tests, the Dockerfile
+builds in two stages onto a pinned base, installs every dependency from the lock file
+(hash-checked) and runs as a non-root user.
 
 No Docker engine is needed: .dockerignore is read with Docker's rules (the last pattern
 matching a path or one of its parent folders decides), and the wheel is built by pip."""
@@ -11,10 +12,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from functions.devstack.stack import function_command
 
@@ -117,6 +121,7 @@ def test_dockerignore__path_not_needed_by_the_image__left_out_of_the_context(pat
         "functions/core/engine/rules.py",
         "functions/contracts/config-document.schema.json",
         "sql/flags/001_flags.sql",
+        "knative/image/requirements.lock",
     ],
 )
 def test_dockerignore__path_the_build_needs__sent_in_the_context(path: str) -> None:
@@ -143,26 +148,73 @@ def test_dockerfile__copy_sources__all_in_the_context() -> None:
     assert [source for source in sources if not _in_context(source.rstrip("/"))] == []
 
 
-def test_dockerfile__stages__pinned_base_two_stages_non_root_and_migrations_at_sql_dir() -> None:
+def test_dockerfile__stages__pinned_base_locked_dependencies_non_root_and_sql_dir() -> None:
     # Given the Dockerfile's base image and stages
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.MULTILINE)
     stages = re.findall(r"^FROM (\S+) AS (\w+)$", DOCKERFILE, re.MULTILINE)
-    runtime = DOCKERFILE.split(" AS runtime", 1)[1]
+    build, runtime = DOCKERFILE.split(" AS runtime", 1)
 
     # Then the base is one exact Python patch release, shared by a build and a runtime
-    # stage; the runtime installs the built wheels, copies the migrations where
-    # TOGGLEMASTER_SQL_DIR points, loads main.py from the installed package, and runs
-    # as a numeric non-root user
+    # stage; the build installs the lock file's wheels, each checked against its hash, then
+    # the project without resolving anything; the runtime copies that virtualenv, copies
+    # the migrations where TOGGLEMASTER_SQL_DIR points, loads main.py from the installed
+    # package, and runs as a numeric non-root user
     assert base is not None
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base[1])
     assert stages == [("${PYTHON_IMAGE}", "build"), ("${PYTHON_IMAGE}", "runtime")]
-    assert "from=build" in runtime
+    assert "COPY knative/image/requirements.lock /tmp/requirements.lock" in build
+    assert re.search(
+        r"pip install --require-hashes --only-binary=:all: \\\s+-r /tmp/requirements.lock", build
+    )
+    assert "pip install --no-deps ." in build
+    assert "COPY --from=build /opt/togglemaster /opt/togglemaster" in runtime
+    assert "PATH=/opt/togglemaster/bin:$PATH" in runtime
     assert "TOGGLEMASTER_SQL_DIR=/app/sql" in runtime
     assert re.search(r"^WORKDIR /app$", runtime, re.MULTILINE)
     assert re.search(r"^COPY sql \./sql$", runtime, re.MULTILINE)
-    assert "FUNCTION_SOURCE=/usr/local/lib/python3.11/site-packages/functions/main.py" in runtime
+    assert (
+        "FUNCTION_SOURCE=/opt/togglemaster/lib/python3.11/site-packages/functions/main.py"
+        in runtime
+    )
     user = re.findall(r"^USER (\S+)$", runtime, re.MULTILINE)
     assert user and user[-1].split(":")[0] not in ("0", "root")
+
+
+def _locked() -> dict[str, tuple[str, list[str]]]:
+    """name → (pinned version, hashes) of knative/image/requirements.lock."""
+    text = (ROOT / "knative/image/requirements.lock").read_text(encoding="utf-8")
+    locked: dict[str, tuple[str, list[str]]] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        match = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", block)
+        if match:
+            name = canonicalize_name(match[1])
+            locked[name] = (match[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+    return locked
+
+
+def test_lock__every_runtime_dependency__pinned_within_its_range_with_hashes() -> None:
+    # Given pyproject.toml's runtime dependencies and the lock file
+    declared = [
+        Requirement(text)
+        for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    ]
+    locked = _locked()
+
+    # When each is looked up in the lock
+    missing = [r.name for r in declared if canonicalize_name(r.name) not in locked]
+    outside = [
+        f"{r.name}=={locked[canonicalize_name(r.name)][0]} not in {r.specifier}"
+        for r in declared
+        if canonicalize_name(r.name) in locked
+        and not r.specifier.contains(locked[canonicalize_name(r.name)][0], prereleases=True)
+    ]
+
+    # Then every one is pinned, within its range (else: make lock), and every pin of the
+    # lock carries at least one hash
+    assert missing == [], "run make lock"
+    assert outside == [], "run make lock"
+    assert all(hashes for _, hashes in locked.values())
+    assert len(locked) > len(declared)
 
 
 def test_dockerfile__command__the_server_command_make_dev_runs() -> None:
