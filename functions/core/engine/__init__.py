@@ -6,8 +6,18 @@ parsed (and everything costly compiled) once, then ``evaluate`` decides per requ
 See ``rules`` for the document format and ``hashing`` for the bucketing.
 """
 
-from functions.core.engine.clauses import AllOf, AnyOf, Clause, Condition, Not, condition
-from functions.core.engine.evaluation import evaluate, rollout_salt
+from functions.core.engine.clauses import (
+    AllOf,
+    AnyOf,
+    Clause,
+    ClockCondition,
+    Condition,
+    InSegment,
+    Not,
+    condition,
+)
+from functions.core.engine.evaluation import FlagLookup, Requirable, evaluate, rollout_salt
+from functions.core.engine.grammar import CURRENT_GRAMMAR, Grammar
 from functions.core.engine.hashing import SPLIT_BUCKETS, seed_bucket, split_bucket
 from functions.core.engine.model import (
     FlagDefinition,
@@ -22,6 +32,7 @@ from functions.core.engine.rules import (
     ConditionsMatch,
     Match,
     PercentageMatch,
+    Prerequisite,
     Rule,
     Ruleset,
     Segment,
@@ -32,6 +43,7 @@ from functions.core.engine.rules import (
     VariantServe,
     parse_ruleset,
     parse_segment,
+    ruleset_segments,
     ruleset_to_document,
     segment_to_document,
 )
@@ -39,20 +51,27 @@ from functions.core.engine.validation import RuleValidationError
 from functions.core.engine.variants import parse_variants
 
 __all__ = [
+    "CURRENT_GRAMMAR",
     "SPLIT_BUCKETS",
     "AllOf",
     "AnyOf",
     "Clause",
+    "ClockCondition",
     "Condition",
     "ConditionsMatch",
     "FlagDefinition",
     "FlagKind",
+    "FlagLookup",
+    "Grammar",
+    "InSegment",
     "JSONValue",
     "Match",
     "Not",
     "Operator",
     "PercentageMatch",
+    "Prerequisite",
     "Reason",
+    "Requirable",
     "Resolution",
     "Rule",
     "RuleValidationError",
@@ -70,6 +89,7 @@ __all__ = [
     "parse_segment",
     "parse_variants",
     "rollout_salt",
+    "ruleset_segments",
     "ruleset_to_document",
     "seed_bucket",
     "segment_to_document",

@@ -17,6 +17,9 @@ and the time a write takes to parse, not the decision. The caps:
 | users per `USERS` rule | 10 000 | a set: ≈ 0.5 MB held, 5 ms to parse |
 | users per segment (`included` + `excluded`) | 10 000 | the same |
 | conditions per segment | 50 | as a rule's |
+| prerequisites per rule document | 10 | each is a whole flag decided first |
+| prerequisite chain depth | 5 | flags below a flag along its longest chain |
+| prerequisite evaluations per decision | 20 | every flag decided to decide one, each time reached |
 
 A flag at every cap costs about 0.2 ms to decide for a user no rule matches (measured:
 200 rules, 500 rule conditions, 20 segments of 50 conditions each, all missing). The caps
@@ -38,6 +41,9 @@ MAX_LIST_VALUES = 1_000
 MAX_USERS = 10_000
 MAX_SEGMENT_USERS = 10_000
 MAX_SEGMENT_CONDITIONS = 50
+MAX_PREREQUISITES = 10
+MAX_PREREQUISITE_DEPTH = 5
+MAX_PREREQUISITE_EVALUATIONS = 20
 
 
 class LimitError(RuleValidationError):
@@ -54,6 +60,15 @@ def check_ruleset(document: object) -> None:
     well-formed document is left for the parser to refuse."""
     if not isinstance(document, Mapping) or not isinstance(document.get("rules"), list):
         return
+    prerequisites = document.get("prerequisites")
+    if isinstance(prerequisites, list) and len(prerequisites) > MAX_PREREQUISITES:
+        raise LimitError(
+            "$.prerequisites",
+            f"lists {len(prerequisites)} flags; a rule document requires at most"
+            f" {MAX_PREREQUISITES}",
+            limit="prerequisites_per_document",
+            maximum=MAX_PREREQUISITES,
+        )
     rules = document["rules"]
     if len(rules) > MAX_RULES:
         raise LimitError(
@@ -103,6 +118,27 @@ def check_ruleset(document: object) -> None:
                     limit="conditions_per_document",
                     maximum=MAX_CONDITIONS,
                 )
+
+
+def check_prerequisite_chain(flag: str, depth: int, evaluations: int) -> None:
+    """Raise LimitError when the flag's prerequisites reach too deep or too wide (the
+    measures of ``prerequisite_graph.measures``, with the document about to be written)."""
+    if depth > MAX_PREREQUISITE_DEPTH:
+        raise LimitError(
+            "$.prerequisites",
+            f"would make flag '{flag}' require a chain {depth} flags deep; chains are at"
+            f" most {MAX_PREREQUISITE_DEPTH} deep",
+            limit="prerequisite_depth",
+            maximum=MAX_PREREQUISITE_DEPTH,
+        )
+    if evaluations > MAX_PREREQUISITE_EVALUATIONS:
+        raise LimitError(
+            "$.prerequisites",
+            f"would make deciding flag '{flag}' decide {evaluations} prerequisites; at most"
+            f" {MAX_PREREQUISITE_EVALUATIONS} are allowed",
+            limit="prerequisite_evaluations",
+            maximum=MAX_PREREQUISITE_EVALUATIONS,
+        )
 
 
 def check_segment(document: object) -> None:

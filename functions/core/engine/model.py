@@ -33,6 +33,9 @@ class Reason(StrEnum):
     DEFAULT = "DEFAULT"
     FLAG_NOT_FOUND = "FLAG_NOT_FOUND"
     ERROR = "ERROR"
+    PREREQUISITE_FAILED = "PREREQUISITE_FAILED"
+    """A flag this one requires did not serve a listed variant: the off variant is served
+    (LaunchDarkly's name; OFREP has no such reason, see the OFREP mapping)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,8 @@ class Resolution:
     """That rule's `id`, when it has one."""
     error_code: str | None = None
     error_message: str | None = None
+    prerequisite: str | None = None
+    """With PREREQUISITE_FAILED: the key of the first prerequisite that was not met."""
 
 
 def boolean_definition(key: str) -> FlagDefinition:

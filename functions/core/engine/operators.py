@@ -2,7 +2,8 @@
 
 A predicate receives the context attribute's value (never ``None``: a missing or null
 attribute is decided before, and never matches) and answers a bool without raising.
-The rules for each operator, all case-sensitive and without type coercion:
+The rules for each operator, case-sensitive and without type coercion unless a leaf
+option (below) says otherwise:
 
 - ``eq`` / ``neq``: value a string, number or bool. Matches when the attribute has the
   same JSON type and is equal / different. A different type matches neither
@@ -18,16 +19,31 @@ The rules for each operator, all case-sensitive and without type coercion:
   lookaround). RE2 matches in time linear in the input, so no pattern can stall the
   hot path (Python's ``re`` backtracks: ``(a+)+$`` takes exponential time). It
   searches string attributes of at most 1024 characters -- a longer one does not match.
-- ``gt`` / ``gte`` / ``lt`` / ``lte``: value a number. Only number attributes compare:
-  a numeric string such as ``"42"`` is a string, not a number (contexts are JSON, so
-  callers can send numbers; coercion would raise questions like ``" 7"``, ``"1e3"``
-  or ``"0x10"`` that each operator would answer differently).
-- ``semver_gt`` / ``semver_lt`` / ``semver_eq``: value a semantic version
-  (``1.2.3``, optional ``v`` prefix, prerelease and build per SemVer 2.0; precedence
-  ignores build metadata). An attribute that does not parse does not match.
+- ``gt`` / ``gte`` / ``lt`` / ``lte``: value a number. Only number attributes compare,
+  unless ``numeric_strings`` is on (see ``numeric_strings``; written ``true``, or not
+  written ``false`` in grammar 2): without it a numeric string such as ``"42"`` is a
+  string, not a number, as it always was.
+- ``semver_gt`` / ``semver_gte`` / ``semver_lt`` / ``semver_lte`` / ``semver_eq``:
+  value a semantic version (``1.2.3``, prerelease and build per SemVer 2.0; precedence
+  ignores build metadata). One leading lowercase ``v`` is ignored on either side
+  (``v1.2.3`` is ``1.2.3``); ``V1.2.3`` is no version. An attribute that does not parse
+  does not match.
 - ``before`` / ``after``: value an ISO-8601 timestamp string or epoch seconds (number).
   The attribute likewise (or a ``datetime``); timestamps without an offset are UTC.
   Strings are always ISO-8601 (``"20240101"`` is 1 January 2024), numbers always epoch.
+  On the attribute ``current_time`` the evaluation time stands in when the context
+  does not give one (see ``clauses``).
+- ``ip_in`` / ``not_ip_in``: value a non-empty array of IPv4 and IPv6 ranges in CIDR
+  notation (see ``networks``). A string attribute that is not an address matches neither.
+
+Leaf options (each refused where it means nothing):
+
+- ``"case_insensitive": true`` on ``eq neq in not_in contains starts_with ends_with``
+  with a string value (``in``/``not_in``: at least one): strings compare by their
+  Unicode case fold (``str.casefold``: ``"STRASSE"`` equals ``"straße"``).
+- ``"numeric_strings": true`` on ``gt gte lt lte`` and on ``eq``/``neq`` with a number
+  value: a string attribute that is a decimal number compares as that number. In
+  grammar 2 (``grammar``) it is on there unless the leaf says ``false``.
 
 Every number in a value must fit a 64-bit float: ``1`` followed by 400 zeros is a valid
 JSON integer, refused at parse because ``float()`` would overflow on it. Attributes are
@@ -37,16 +53,19 @@ not refused (evaluation never raises): a too-large one is no instant, and compar
 
 from __future__ import annotations
 
-import math
 import operator as _operator
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeAlias
 
 import re2
 
+from functions.core.engine.case_insensitive import compile_case_insensitive
+from functions.core.engine.networks import compile_networks
+from functions.core.engine.numeric_strings import compile_numeric_strings
 from functions.core.engine.validation import (
     RuleValidationError,
     child,
@@ -56,9 +75,13 @@ from functions.core.engine.validation import (
     fits_double,
     is_number,
 )
-
-Scalar: TypeAlias = str | int | float | bool
-Predicate: TypeAlias = Callable[[object], bool]
+from functions.core.engine.values import (
+    Predicate,
+    Scalar,
+    expect_scalar,
+    scalar_key,
+    type_guard,
+)
 
 MAX_PATTERN_LENGTH = 256
 MAX_MATCHED_LENGTH = 1024
@@ -86,23 +109,48 @@ class Operator(StrEnum):
     SEMVER_EQ = "semver_eq"
     BEFORE = "before"
     AFTER = "after"
+    SEMVER_GTE = "semver_gte"
+    SEMVER_LTE = "semver_lte"
+    IP_IN = "ip_in"
+    NOT_IP_IN = "not_ip_in"
+
+
+CASE_INSENSITIVE_OPERATORS = frozenset(
+    {
+        Operator.EQ,
+        Operator.NEQ,
+        Operator.IN,
+        Operator.NOT_IN,
+        Operator.CONTAINS,
+        Operator.STARTS_WITH,
+        Operator.ENDS_WITH,
+    }
+)
+NUMERIC_STRING_OPERATORS = frozenset(
+    {Operator.GT, Operator.GTE, Operator.LT, Operator.LTE, Operator.EQ, Operator.NEQ}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafOptions:
+    """How a leaf compares strings; both off is the grammar every earlier document used."""
+
+    case_insensitive: bool = False
+    numeric_strings: bool = False
+
+
+PLAIN = LeafOptions()
+
+
+def numeric_strings_apply(op: str, value: object) -> bool:
+    """Whether ``numeric_strings`` means something on this leaf: ``gt gte lt lte``, and
+    ``eq``/``neq`` with a number value (grammar 2 turns it on there by default)."""
+    if op in (Operator.EQ, Operator.NEQ):
+        return is_number(value)
+    return op in NUMERIC_STRING_OPERATORS
 
 
 # -- values -------------------------------------------------------------------------
-
-_Key: TypeAlias = tuple[str, Scalar]
-
-
-def scalar_key(value: object) -> _Key | None:
-    """A tagged key so that true never equals 1 and "1" never equals 1; None for non-scalars."""
-    if isinstance(value, str):
-        return ("s", value)
-    if isinstance(value, bool):
-        return ("b", value)
-    if is_number(value):
-        return ("n", value)
-    return None
-
 
 _SEMVER = re.compile(
     r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -161,27 +209,9 @@ def parse_instant(value: object) -> float | None:
 # -- compilation --------------------------------------------------------------------
 
 
-def _type_guard(expected: Scalar) -> Predicate:
-    if isinstance(expected, str):
-        return lambda value: isinstance(value, str)
-    if isinstance(expected, bool):
-        return lambda value: isinstance(value, bool)
-    return is_number
-
-
-def _expect_scalar(value: object, path: str) -> Scalar:
-    if isinstance(value, str | bool):
-        return value
-    if isinstance(value, float) and not math.isfinite(value):
-        raise RuleValidationError(path, "must be a finite number")
-    if not isinstance(value, int | float):
-        raise RuleValidationError(path, "must be a string, number or boolean")
-    return expect_number(value, path)
-
-
 def _compile_equality(op: Operator, value: object, path: str) -> tuple[Scalar, Predicate]:
-    expected = _expect_scalar(value, path)
-    same_type = _type_guard(expected)
+    expected = expect_scalar(value, path)
+    same_type = type_guard(expected)
     if op is Operator.EQ:
         return expected, lambda actual: same_type(actual) and actual == expected
     return expected, lambda actual: same_type(actual) and actual != expected
@@ -191,7 +221,7 @@ def _compile_membership(
     op: Operator, value: object, path: str
 ) -> tuple[tuple[Scalar, ...], Predicate]:
     items = tuple(
-        _expect_scalar(item, child(path, index))
+        expect_scalar(item, child(path, index))
         for index, item in enumerate(expect_list(value, path, non_empty=True))
     )
     keys = frozenset(scalar_key(item) for item in items)
@@ -210,7 +240,7 @@ def _compile_membership(
 
 
 def _compile_contains(value: object, path: str) -> tuple[Scalar, Predicate]:
-    expected = _expect_scalar(value, path)
+    expected = expect_scalar(value, path)
     expected_key = scalar_key(expected)
 
     def contains(actual: object) -> bool:
@@ -265,6 +295,8 @@ _SEMVER_RELATIONS: dict[Operator, Callable[[SemverKey, SemverKey], bool]] = {
     Operator.SEMVER_GT: _operator.gt,
     Operator.SEMVER_LT: _operator.lt,
     Operator.SEMVER_EQ: _operator.eq,
+    Operator.SEMVER_GTE: _operator.ge,
+    Operator.SEMVER_LTE: _operator.le,
 }
 
 
@@ -304,10 +336,12 @@ def _compile_instant(op: Operator, value: object, path: str) -> tuple[str | int 
 ConditionValue: TypeAlias = Scalar | tuple[Scalar, ...]
 
 
-def compile_operator(op: str, value: object, path: str) -> tuple[ConditionValue, Predicate]:
+def compile_operator(
+    op: str, value: object, path: str, options: LeafOptions = PLAIN
+) -> tuple[ConditionValue, Predicate]:
     """The normalised value (as stored back in documents) and the predicate for one leaf.
 
-    ``path`` is the leaf's path; errors name its ``op`` or ``value`` member.
+    ``path`` is the leaf's path; errors name its ``op``, ``value`` or option member.
     """
     try:
         operator = Operator(op)
@@ -315,6 +349,20 @@ def compile_operator(op: str, value: object, path: str) -> tuple[ConditionValue,
         known = ", ".join(member.value for member in Operator)
         raise RuleValidationError(child(path, "op"), f"must be one of {known}") from None
     value_path = child(path, "value")
+    if options.case_insensitive:
+        if operator not in CASE_INSENSITIVE_OPERATORS:
+            raise RuleValidationError(
+                child(path, "case_insensitive"),
+                "applies to eq, neq, in, not_in, contains, starts_with and ends_with only",
+            )
+        return compile_case_insensitive(operator, value, value_path)
+    if options.numeric_strings:
+        if operator not in NUMERIC_STRING_OPERATORS:
+            raise RuleValidationError(
+                child(path, "numeric_strings"),
+                "applies to gt, gte, lt, lte, and to eq and neq with a number value, only",
+            )
+        return compile_numeric_strings(operator, value, value_path, child(path, "numeric_strings"))
     match operator:
         case Operator.EQ | Operator.NEQ:
             return _compile_equality(operator, value, value_path)
@@ -328,10 +376,18 @@ def compile_operator(op: str, value: object, path: str) -> tuple[ConditionValue,
             return _compile_matches(value, value_path)
         case Operator.GT | Operator.GTE | Operator.LT | Operator.LTE:
             return _compile_numeric(operator, value, value_path)
-        case Operator.SEMVER_GT | Operator.SEMVER_LT | Operator.SEMVER_EQ:
+        case (
+            Operator.SEMVER_GT
+            | Operator.SEMVER_LT
+            | Operator.SEMVER_EQ
+            | Operator.SEMVER_GTE
+            | Operator.SEMVER_LTE
+        ):
             return _compile_semver(operator, value, value_path)
         case Operator.BEFORE | Operator.AFTER:
             return _compile_instant(operator, value, value_path)
+        case Operator.IP_IN | Operator.NOT_IP_IN:
+            return compile_networks(operator is Operator.IP_IN, value, value_path)
 
 
 def values_to_document(value: ConditionValue) -> str | int | float | bool | list[Scalar]:

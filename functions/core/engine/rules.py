@@ -49,19 +49,35 @@ the JSON path at fault; nothing invalid reaches ``evaluate``.
    Optional on every rule: ``id`` (unique string; it also salts the rollout),
    ``description``, and ``rollout`` (0..100): the share of the matching users the
    rule applies to, sticky by ``split_bucket`` on ``user_id``; the others move on to
-   the next rule.
+   the next rule. With a rollout, ``bucket_by`` (one attribute, or a list tried in
+   order) names what the rollout is sticky by instead; a context with none of them
+   skips the rule, as one without ``user_id`` always did.
 
    A serve is ``{"variant": name}`` or a weighted split ``{"split": ..., "bucket_by"?:
    attribute}`` where the split is an array of ``{"variant", "weight"}`` (canonical:
    order matters and JSONB keeps array order) or an object ``{"blue": 50, ...}`` (read
    in the order given; PostgreSQL's JSONB does not keep object key order, so store
    ``ruleset_to_document``'s output, not the raw input). Weights are numbers >= 0
-   summing to 100 (within 1e-9); every variant must exist in the flag. A split with
-   no bucketing attribute in the context answers reason ERROR, code
-   TARGETING_KEY_MISSING.
+   summing to 100 (within 1e-9); every variant must exist in the flag. ``bucket_by``
+   is one attribute (a string) or a list of them tried in order. When the context has
+   none of them: a list on a rule's split means the rule does not match and
+   evaluation goes on to the next rule; a single attribute given as a string keeps
+   the answer documents had before lists existed -- reason ERROR, code
+   TARGETING_KEY_MISSING -- and so does any split of the fallthrough, which has
+   nothing after it.
 
-``user_id`` (or a split's ``bucket_by`` attribute) may be a string or an integer, taken
-as its decimal string; other types count as missing.
+   Optional at the top: ``prerequisites``, flags this one requires in the same
+   environment, each ``{"flag": key, "variants": [names]}``. Before any rule, each
+   prerequisite is evaluated for the same context (and the same configuration); one
+   that is off, archived, missing, failing, itself failing a prerequisite, or serving
+   a variant not listed makes this flag serve its off variant with reason
+   PREREQUISITE_FAILED. Whether they exist, fit and form no cycle is checked where
+   the other flags are known (the services), not here.
+
+``user_id`` (or a ``bucket_by`` attribute) may be a string or an integer, taken as its
+decimal string; other types count as missing. Bucketing by another attribute hashes its
+value exactly as a ``user_id`` would be hashed, so ``"bucket_by": ["user_id"]`` keeps
+every user where ``"user_id"`` put them.
 
 Segments are their own documents::
 
@@ -69,12 +85,19 @@ Segments are their own documents::
      "included"?: [user ids], "excluded"?: [user ids], "conditions"?: clause}
 
 A context is in the segment when its ``user_id`` is included, or when it is not
-excluded and the conditions (if any) match. Segments cannot name segments: the clause
-grammar has no way to.
+excluded and the conditions (if any) match. Segments cannot name segments: their
+conditions refuse the ``{"segment": key}`` clause that rules may use.
 
 ``ruleset_to_document`` and ``segment_to_document`` give the canonical form
 (``parse(to_document(x)) == x``): optional members only when set, user lists sorted,
 splits as arrays.
+
+Both documents are parsed in a grammar (``grammar``: the one they were stored with;
+grammar 1 by default, the meaning every earlier document has). What this docstring says
+is grammar 1; grammar 2 differs in two defaults: ``numeric_strings`` is on wherever it
+applies, and a rule's split whose ``bucket_by`` -- string or list -- finds nothing skips
+the rule. The parsed ``Ruleset`` and ``Segment`` keep their grammar, and their canonical
+form is that grammar's.
 """
 
 from __future__ import annotations
@@ -83,7 +106,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from functions.core.engine.clauses import Clause, Context, clause_to_document, parse_clause
+from functions.core.engine.clauses import (
+    NO_SEGMENTS,
+    Clause,
+    Context,
+    clause_to_document,
+    named_segments,
+    parse_clause,
+)
+from functions.core.engine.grammar import Grammar
 from functions.core.engine.hashing import (
     SPLIT_BUCKETS,
     percent_to_buckets,
@@ -106,9 +137,22 @@ WEIGHT_TOLERANCE = 1e-9
 _MAX_ID_LENGTH = 200
 
 
-def bucket_key(context: Context, attribute: str = TARGETING_ATTRIBUTE) -> str | None:
-    """The string a user is bucketed by: a string or integer attribute, else None."""
-    value = context.get(attribute)
+BucketBy: TypeAlias = str | tuple[str, ...]
+"""One attribute (the form every earlier document has), or a list tried in order."""
+
+
+def bucket_key(context: Context, attribute: BucketBy = TARGETING_ATTRIBUTE) -> str | None:
+    """The string a user is bucketed by: the first string or integer attribute, else None."""
+    if isinstance(attribute, str):
+        return _bucket_value(context.get(attribute))
+    for name in attribute:
+        found = _bucket_value(context.get(name))
+        if found is not None:
+            return found
+    return None
+
+
+def _bucket_value(value: object) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -129,6 +173,7 @@ class Segment:
     included: frozenset[str] = frozenset()
     excluded: frozenset[str] = frozenset()
     conditions: Clause | None = None
+    grammar: Grammar = Grammar.V1
 
     def contains(self, context: Context) -> bool:
         user = bucket_key(context)
@@ -137,7 +182,7 @@ class Segment:
                 return True
             if user in self.excluded:
                 return False
-        return self.conditions is not None and self.conditions.matches(context)
+        return self.conditions is not None and self.conditions.matches(context, NO_SEGMENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +214,7 @@ class ConditionsMatch:
     clause: Clause
 
     def matches(self, context: Context, flag_key: str, segments: Mapping[str, Segment]) -> bool:
-        return self.clause.matches(context)
+        return self.clause.matches(context, segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +246,7 @@ class SplitServe:
     """Serve variants by weight; ``bounds`` are the cumulative split buckets, derived once."""
 
     weights: tuple[tuple[str, int | float], ...]
-    bucket_by: str = TARGETING_ATTRIBUTE
+    bucket_by: BucketBy = TARGETING_ATTRIBUTE
     bounds: tuple[int, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -220,6 +265,8 @@ class Rule:
     id: str | None = None
     description: str | None = None
     rollout: int | float | None = None
+    bucket_by: BucketBy | None = None
+    """What the rollout is sticky by; None: ``user_id``, and no ``bucket_by`` written."""
     rollout_buckets: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -228,12 +275,25 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Prerequisite:
+    """Another flag of the same environment that must serve one of ``variants``."""
+
+    flag: str
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Ruleset:
-    """What a flag serves when it is on: the rules in order, then the fallthrough."""
+    """What a flag serves when it is on: the prerequisites, the rules in order, then
+    the fallthrough."""
 
     rules: tuple[Rule, ...]
     fallthrough: Serve
     legacy: bool = False
+    prerequisites: tuple[Prerequisite, ...] = ()
+    grammar: Grammar = Grammar.V1
+    """Grammar 2: a rule's split that cannot bucket the context skips the rule, whatever
+    the form of its ``bucket_by``."""
 
 
 # -- parsing ------------------------------------------------------------------------
@@ -244,24 +304,35 @@ _RULE_TYPES = {
     "CONDITIONS": "conditions",
     "SEGMENT": "segments",
 }
-_RULE_OPTIONAL = ("id", "description", "serve", "rollout")
+_RULE_OPTIONAL = ("id", "description", "serve", "rollout", "bucket_by")
+_MAX_ATTRIBUTE_LENGTH = 200
 
 
 def parse_ruleset(
-    document: object, definition: FlagDefinition, segment_keys: Collection[str]
+    document: object,
+    definition: FlagDefinition,
+    segment_keys: Collection[str],
+    *,
+    grammar: Grammar = Grammar.V1,
 ) -> Ruleset:
-    """Parse and compile a rules document for ``definition``; raises RuleValidationError."""
+    """Parse and compile a rules document for ``definition`` in ``grammar`` (the one it
+    is stored with); raises RuleValidationError."""
     if not isinstance(document, Mapping):
         raise RuleValidationError("$", "must be an object")
     if "rules" not in document and "type" in document:
-        return _parse_legacy(document, definition)
-    members = expect_object(document, "$", required=("rules",), optional=("fallthrough",))
+        return _parse_legacy(document, definition, grammar)
+    members = expect_object(
+        document, "$", required=("rules",), optional=("fallthrough", "prerequisites")
+    )
+    prerequisites: tuple[Prerequisite, ...] = ()
+    if "prerequisites" in members:
+        prerequisites = _parse_prerequisites(members["prerequisites"], definition)
     items = expect_list(members["rules"], "$.rules")
     rules: list[Rule] = []
     seen_ids: dict[str, int] = {}
     for index, item in enumerate(items):
         path = f"$.rules[{index}]"
-        rule = _parse_rule(item, path, definition, segment_keys)
+        rule = _parse_rule(item, path, definition, segment_keys, grammar)
         if rule.id is not None:
             if rule.id in seen_ids:
                 raise RuleValidationError(
@@ -273,10 +344,31 @@ def parse_ruleset(
         fallthrough = _parse_serve(members["fallthrough"], "$.fallthrough", definition)
     else:
         fallthrough = VariantServe(definition.default_variant)
-    return Ruleset(tuple(rules), fallthrough)
+    return Ruleset(tuple(rules), fallthrough, prerequisites=prerequisites, grammar=grammar)
 
 
-def _parse_legacy(document: Mapping[str, object], definition: FlagDefinition) -> Ruleset:
+def _parse_prerequisites(document: object, definition: FlagDefinition) -> tuple[Prerequisite, ...]:
+    path = "$.prerequisites"
+    found: list[Prerequisite] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(expect_list(document, path)):
+        item_path = child(path, index)
+        members = expect_object(item, item_path, required=("flag", "variants"))
+        flag_path = child(item_path, "flag")
+        flag = expect_string(members["flag"], flag_path, max_length=_MAX_ID_LENGTH)
+        if flag == definition.key:
+            raise RuleValidationError(flag_path, "a flag cannot require itself")
+        if flag in seen:
+            raise RuleValidationError(flag_path, f"repeats the flag of {path}[{seen[flag]}]")
+        seen[flag] = index
+        variants = _parse_ids(members["variants"], child(item_path, "variants"))
+        found.append(Prerequisite(flag, tuple(dict.fromkeys(variants))))
+    return tuple(found)
+
+
+def _parse_legacy(
+    document: Mapping[str, object], definition: FlagDefinition, grammar: Grammar
+) -> Ruleset:
     members = expect_object(document, "$", required=("type", "value"))
     if members["type"] != "PERCENTAGE":
         raise RuleValidationError(
@@ -284,11 +376,15 @@ def _parse_legacy(document: Mapping[str, object], definition: FlagDefinition) ->
         )
     percentage = expect_percentage(members["value"], "$.value")
     rule = Rule(PercentageMatch(percentage), VariantServe(definition.default_variant))
-    return Ruleset((rule,), VariantServe(definition.off_variant), legacy=True)
+    return Ruleset((rule,), VariantServe(definition.off_variant), legacy=True, grammar=grammar)
 
 
 def _parse_rule(
-    document: object, path: str, definition: FlagDefinition, segment_keys: Collection[str]
+    document: object,
+    path: str,
+    definition: FlagDefinition,
+    segment_keys: Collection[str],
+    grammar: Grammar,
 ) -> Rule:
     if not isinstance(document, Mapping):
         raise RuleValidationError(path, "must be an object")
@@ -310,7 +406,9 @@ def _parse_rule(
     elif rule_type == "USERS":
         match = UsersMatch(frozenset(_parse_ids(members[part], part_path)))
     elif rule_type == "CONDITIONS":
-        match = ConditionsMatch(parse_clause(members[part], part_path))
+        match = ConditionsMatch(
+            parse_clause(members[part], part_path, segment_keys=segment_keys, grammar=grammar)
+        )
     else:
         names = _parse_ids(members[part], part_path)
         for index, name in enumerate(names):
@@ -324,13 +422,36 @@ def _parse_rule(
     rollout = None
     if "rollout" in members:
         rollout = expect_percentage(members["rollout"], child(path, "rollout"))
+    bucket_by = None
+    if "bucket_by" in members:
+        bucket_path = child(path, "bucket_by")
+        if rollout is None:
+            raise RuleValidationError(
+                bucket_path, "says what the rule's rollout is sticky by: give the rule a rollout"
+            )
+        bucket_by = _parse_bucket_by(members["bucket_by"], bucket_path)
     return Rule(
         match=match,
         serve=serve,
         id=_optional_string(members, "id", path),
         description=_optional_string(members, "description", path, max_length=2000),
         rollout=rollout,
+        bucket_by=bucket_by,
     )
+
+
+def _parse_bucket_by(value: object, path: str) -> BucketBy:
+    """One attribute name, or a non-empty list of distinct ones (kept a list: the two
+    forms answer differently when the context has none, see the module's docstring)."""
+    if isinstance(value, str):
+        return expect_string(value, path, max_length=_MAX_ATTRIBUTE_LENGTH)
+    names = [
+        expect_string(item, child(path, index), max_length=_MAX_ATTRIBUTE_LENGTH)
+        for index, item in enumerate(expect_list(value, path, non_empty=True))
+    ]
+    if len(set(names)) != len(names):
+        raise RuleValidationError(path, "names an attribute twice")
+    return tuple(names)
 
 
 def _optional_string(
@@ -366,9 +487,9 @@ def _parse_serve(document: object, path: str, definition: FlagDefinition) -> Ser
     total = sum(float(weight) for _, weight in weights)
     if abs(total - 100) > WEIGHT_TOLERANCE:
         raise RuleValidationError(split_path, f"weights must sum to 100, not {total:g}")
-    bucket_by = TARGETING_ATTRIBUTE
+    bucket_by: BucketBy = TARGETING_ATTRIBUTE
     if "bucket_by" in members:
-        bucket_by = expect_string(members["bucket_by"], child(path, "bucket_by"), max_length=200)
+        bucket_by = _parse_bucket_by(members["bucket_by"], child(path, "bucket_by"))
     return SplitServe(tuple(weights), bucket_by)
 
 
@@ -409,8 +530,9 @@ def _parse_variant_name(value: object, path: str, definition: FlagDefinition) ->
     return value
 
 
-def parse_segment(document: object) -> Segment:
-    """Parse and compile a segment document; raises RuleValidationError."""
+def parse_segment(document: object, *, grammar: Grammar = Grammar.V1) -> Segment:
+    """Parse and compile a segment document in ``grammar`` (the one it is stored with);
+    raises RuleValidationError."""
     members = expect_object(
         document,
         "$",
@@ -419,7 +541,9 @@ def parse_segment(document: object) -> Segment:
     )
     conditions = None
     if "conditions" in members:
-        conditions = parse_clause(members["conditions"], "$.conditions")
+        conditions = parse_clause(
+            members["conditions"], "$.conditions", segment_keys=None, grammar=grammar
+        )
     return Segment(
         key=expect_string(members["key"], "$.key", max_length=_MAX_ID_LENGTH),
         name=_optional_string(members, "name", "$"),
@@ -427,6 +551,7 @@ def parse_segment(document: object) -> Segment:
         included=frozenset(_parse_ids(members.get("included", []), "$.included", non_empty=False)),
         excluded=frozenset(_parse_ids(members.get("excluded", []), "$.excluded", non_empty=False)),
         conditions=conditions,
+        grammar=grammar,
     )
 
 
@@ -439,13 +564,29 @@ def ruleset_to_document(ruleset: Ruleset) -> dict[str, JSONValue]:
         match = ruleset.rules[0].match
         assert isinstance(match, PercentageMatch)
         return {"type": "PERCENTAGE", "value": match.percentage}
-    return {
-        "rules": [_rule_to_document(rule) for rule in ruleset.rules],
-        "fallthrough": _serve_to_document(ruleset.fallthrough),
-    }
+    document: dict[str, JSONValue] = {}
+    if ruleset.prerequisites:
+        document["prerequisites"] = [
+            {"flag": item.flag, "variants": list[JSONValue](item.variants)}
+            for item in ruleset.prerequisites
+        ]
+    document["rules"] = [_rule_to_document(rule, ruleset.grammar) for rule in ruleset.rules]
+    document["fallthrough"] = _serve_to_document(ruleset.fallthrough)
+    return document
 
 
-def _rule_to_document(rule: Rule) -> dict[str, JSONValue]:
+def ruleset_segments(ruleset: Ruleset) -> list[str]:
+    """Every segment key the ruleset names, by SEGMENT rules or segment clauses."""
+    found: list[str] = []
+    for rule in ruleset.rules:
+        if isinstance(rule.match, SegmentMatch):
+            found += rule.match.segments
+        elif isinstance(rule.match, ConditionsMatch):
+            found += named_segments(rule.match.clause)
+    return list(dict.fromkeys(found))
+
+
+def _rule_to_document(rule: Rule, grammar: Grammar) -> dict[str, JSONValue]:
     document: dict[str, JSONValue] = {}
     if rule.id is not None:
         document["id"] = rule.id
@@ -457,20 +598,26 @@ def _rule_to_document(rule: Rule) -> dict[str, JSONValue]:
         case UsersMatch(users):
             document.update(type="USERS", users=list[JSONValue](sorted(users)))
         case ConditionsMatch(clause):
-            document.update(type="CONDITIONS", conditions=clause_to_document(clause))
+            document.update(type="CONDITIONS", conditions=clause_to_document(clause, grammar))
         case SegmentMatch(segments):
             document.update(type="SEGMENT", segments=list[JSONValue](segments))
     document["serve"] = _serve_to_document(rule.serve)
     if rule.rollout is not None:
         document["rollout"] = rule.rollout
+    if rule.bucket_by is not None:
+        document["bucket_by"] = _bucket_by_document(rule.bucket_by)
     return document
+
+
+def _bucket_by_document(bucket_by: BucketBy) -> JSONValue:
+    return bucket_by if isinstance(bucket_by, str) else list[JSONValue](bucket_by)
 
 
 def _serve_to_document(serve: Serve) -> dict[str, JSONValue]:
     if isinstance(serve, VariantServe):
         return {"variant": serve.variant}
     split: list[JSONValue] = [{"variant": name, "weight": weight} for name, weight in serve.weights]
-    return {"split": split, "bucket_by": serve.bucket_by}
+    return {"split": split, "bucket_by": _bucket_by_document(serve.bucket_by)}
 
 
 def segment_to_document(segment: Segment) -> dict[str, JSONValue]:
@@ -483,5 +630,5 @@ def segment_to_document(segment: Segment) -> dict[str, JSONValue]:
     document["included"] = list[JSONValue](sorted(segment.included))
     document["excluded"] = list[JSONValue](sorted(segment.excluded))
     if segment.conditions is not None:
-        document["conditions"] = clause_to_document(segment.conditions)
+        document["conditions"] = clause_to_document(segment.conditions, segment.grammar)
     return document

@@ -1,4 +1,5 @@
-"""Every condition operator, table-driven from data/operators.json, through evaluate."""
+"""Every condition operator and leaf option, table-driven from data/operators.json,
+through evaluate."""
 
 from __future__ import annotations
 
@@ -33,16 +34,21 @@ def _actual(case: dict[str, Any]) -> object:
 def _cases() -> Iterator[Any]:
     for entry in _TABLE["operators"]:
         for number, case in enumerate(entry["cases"]):
-            label = f"{entry['op']}-{json.dumps(entry['value'])[:30]}-{number}"
-            yield pytest.param(entry["op"], entry["value"], case, id=label)
+            options = entry.get("options", {})
+            label = f"{entry['op']}-{''.join(options)}-{json.dumps(entry['value'])[:30]}-{number}"
+            yield pytest.param(entry["op"], entry["value"], options, case, id=label)
 
 
-@pytest.mark.parametrize(("op", "value", "case"), list(_cases()))
+@pytest.mark.parametrize(("op", "value", "options", "case"), list(_cases()))
 def test_operator__table_case__matches_as_listed(
-    seed_flag: FlagDefinition, op: str, value: object, case: dict[str, Any]
+    seed_flag: FlagDefinition,
+    op: str,
+    value: object,
+    options: dict[str, bool],
+    case: dict[str, Any],
 ) -> None:
     # Given a flag whose only rule is the leaf, falling through to off
-    leaf = {"attribute": "attr", "op": op, "value": value}
+    leaf = {"attribute": "attr", "op": op, "value": value, **options}
     document = {
         "rules": [{"type": "CONDITIONS", "conditions": leaf, "serve": {"variant": "on"}}],
         "fallthrough": {"variant": "off"},
@@ -74,6 +80,26 @@ def test_operator_table__all_operators__each_has_matching_and_missing_cases() ->
     assert covered == {operator.value for operator in Operator}
     assert matching == covered
     assert refusing == covered
+
+
+@pytest.mark.parametrize(
+    ("option", "operators"),
+    [
+        ("case_insensitive", {"eq", "neq", "in", "not_in", "contains", "starts_with", "ends_with"}),
+        ("numeric_strings", {"gt", "gte", "lt", "lte", "eq", "neq"}),
+    ],
+)
+def test_operator_table__leaf_option__every_operator_it_applies_to_has_cases(
+    option: str, operators: set[str]
+) -> None:
+    # Given
+    entries = [entry for entry in _TABLE["operators"] if entry.get("options", {}).get(option)]
+
+    # When
+    covered = {entry["op"] for entry in entries}
+
+    # Then
+    assert covered == operators
 
 
 def test_condition__not_of_missing_attribute__matches(seed_flag: FlagDefinition) -> None:
