@@ -352,6 +352,8 @@ def _answer(
     }
     if resolution.rule_index is not None:
         add_rule(answer, resolution)
+    if resolution.prerequisite is not None:
+        answer["prerequisite"] = resolution.prerequisite
     return answer
 
 

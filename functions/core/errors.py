@@ -160,3 +160,15 @@ class SegmentInUse(Conflict):
     """A segment that targeting rules still name cannot be deleted."""
 
     code = "segment_in_use"
+
+
+class FlagRequired(Conflict):
+    """A flag that other flags require (prerequisites) cannot be deleted or archived."""
+
+    code = "flag_required"
+
+
+class PrerequisiteCycle(Unprocessable):
+    """Rules whose prerequisites would make a flag require itself; `cycle` is the path."""
+
+    code = "prerequisite_cycle"

@@ -13,6 +13,12 @@ every OpenFeature SDK's OFREP provider uses ToggleMaster unchanged.
 
 Reasons: ToggleMaster's DEFAULT without any rule is the protocol's STATIC (the value
 does not depend on the context); with rules that none matched, it stays DEFAULT.
+PREREQUISITE_FAILED (a flag this one requires did not serve a listed variant) is sent as
+DISABLED, with `metadata.reason` PREREQUISITE_FAILED and `metadata.prerequisite` naming
+the flag: the protocol's `reason` is an open string, but OpenFeature's providers read
+it into their closed Reason enum (the Python one with `Reason[...]`, which turns any
+other name into a GENERAL error), and the flag does serve its off variant, as a
+disabled one does.
 `metadata` carries the freshness contract: `config_version`, `config_age_ms`, `stale`,
 and the `environment` decided in; and when a rule decided, `rule_index` (its position)
 and `rule_id` (its `id`, when it has one), in the snake_case of our other metadata
@@ -229,6 +235,8 @@ def _reason(decision: Decision) -> str:
     reason = decision.resolution.reason
     if reason is engine.Reason.DEFAULT:
         return "TARGETING_MATCH" if decision.has_rules else "STATIC"
+    if reason is engine.Reason.PREREQUISITE_FAILED:
+        return "DISABLED"
     return str(reason)
 
 
@@ -260,6 +268,10 @@ def _item(decision: Decision, freshness: Freshness | None, environment: str) -> 
     metadata = {} if freshness is None else _metadata(freshness, environment)
     if resolution.reason is engine.Reason.DEFAULT and decision.has_rules:
         metadata["reason"] = "DEFAULT"
+    elif resolution.reason is engine.Reason.PREREQUISITE_FAILED:
+        metadata["reason"] = "PREREQUISITE_FAILED"
+        if resolution.prerequisite is not None:
+            metadata["prerequisite"] = resolution.prerequisite
     elif resolution.rule_index is not None:
         metadata["rule_index"] = resolution.rule_index
         if resolution.rule_id is not None:

@@ -10,23 +10,18 @@ import pytest
 import requests
 
 from functions.devstack.stack import DevStack
+from tests.e2e.stack_api import Api as StackApi
 
 pytestmark = pytest.mark.e2e
 
 COLOURS = {"control": "grey", "blue": "#00f", "green": "#0f0"}
 
 
-class Api:
-    """The stack's functions with one key: just enough to keep each test about its subject."""
+class Api(StackApi):
+    """Just enough to keep each test about its subject."""
 
     def __init__(self, stack: DevStack, key: str) -> None:
-        self.stack = stack
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def call(self, function: str, method: str, path: str, **kwargs: Any) -> requests.Response:
-        url = self.stack.url_of(function) + path
-        return self.session.request(method, url, timeout=10, **kwargs)
+        super().__init__(stack, key, settle=False)
 
     def ok(self, function: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.call(function, method, path, **kwargs)
@@ -103,7 +98,8 @@ def test_post_evaluate__string_flag_with_attribute_rule__serves_the_matching_var
     seats_as_text = api.evaluate(
         flag, {"targetingKey": "u2", "country": "PT", "app_version": "3.0.0", "seats": "12"}
     )
-    # Then only the full match gets blue; the others fall through to the default variant
+    # Then the full matches get blue -- a rule written now reads the decimal string "12" as
+    # the number (grammar 2) -- and the old app falls through to the default variant
     assert match["variant"] == "blue" and match["value"] == "#00f"
     assert match["reason"] == "TARGETING_MATCH" and match["result"] is True
     assert (old_app["variant"], old_app["reason"], old_app["result"]) == (
@@ -111,15 +107,13 @@ def test_post_evaluate__string_flag_with_attribute_rule__serves_the_matching_var
         "DEFAULT",
         False,
     )
-    assert seats_as_text["user_id"] == "u2" and seats_as_text["variant"] == "control"
+    assert seats_as_text["user_id"] == "u2" and seats_as_text["variant"] == "blue"
     # And the same context as query parameters (strings) is decided the same way
-    query = api.ok(
-        "evaluation",
-        "GET",
-        "/evaluate",
-        params={"flag_name": flag, "user_id": "u1", "country": "BR", "app_version": "2.10.0"},
-    )
+    params = {"flag_name": flag, "user_id": "u1", "country": "BR", "app_version": "2.10.0"}
+    query = api.ok("evaluation", "GET", "/evaluate", params=params)
     assert query["variant"] == "control"  # no `seats`: a missing attribute never matches
+    query = api.ok("evaluation", "GET", "/evaluate", params={**params, "seats": "12"})
+    assert query["variant"] == "blue"
 
 
 def test_evaluate__rule_decides__answers_name_the_rule_everywhere(api: Api) -> None:

@@ -447,7 +447,7 @@ def test_promotion_and_writes__nothing_different__no_version_rows_untouched(
     config.promotion.promote("same", source="staging", target="production", dry_run=False)
     writes = ConfigWrites(config.url, redis_url)
     with writes.transaction() as conn:
-        segment_store.put_segment(conn, key="same-seg", document={"included": ["u1"]})
+        segment_store.put_segment(conn, key="same-seg", document={"included": ["u1"]}, grammar=2)
     listener.notices(_config_state(config.url).epoch)
 
     # When the same promotion, the same states, rules and segment are written again
@@ -455,8 +455,10 @@ def test_promotion_and_writes__nothing_different__no_version_rows_untouched(
         config.promotion.promote("same", source="staging", target="production", dry_run=False)
         with writes.transaction() as conn:
             flag_store.set_states(conn, [("same", "production", True)])
-            rule_store.put_rules(conn, [("same", "production", PERCENT, True)])
-            segment_store.put_segment(conn, key="same-seg", document={"included": ["u1"]})
+            rule_store.put_rules(conn, [("same", "production", PERCENT, True, 2)])
+            segment_store.put_segment(
+                conn, key="same-seg", document={"included": ["u1"]}, grammar=2
+            )
 
     # Then nothing is versioned or announced (the ETag changes only when something does),
     # and each row still says when it last changed (what the overview shows)
@@ -554,8 +556,8 @@ def test_rolled_back_write__no_version_no_log_no_notice(
 
     def half_done() -> None:
         with writes.transaction() as conn:
-            segment_store.create_segment(conn, key="other", document={"key": "other"})
-            segment_store.create_segment(conn, key="dup", document={"key": "dup"})
+            segment_store.create_segment(conn, key="other", document={"key": "other"}, grammar=2)
+            segment_store.create_segment(conn, key="dup", document={"key": "dup"}, grammar=2)
 
     # When a write fails half-way: a segment created, then a duplicate refused
     with pytest.raises(Conflict):

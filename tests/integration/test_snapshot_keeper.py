@@ -15,14 +15,17 @@ import psycopg
 import pytest
 import redis
 
+from functions.core import engine
 from functions.core.adapters.migrations import migrate
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.keys.signing import Signer
 from functions.core.models.flags import CreateFlagRequest, UpdateFlagRequest
 from functions.core.models.keys import CreateKeyRequest
+from functions.core.models.targeting import CreateRuleRequest
 from functions.core.redis_keys import SNAPSHOT_CONFIG, SNAPSHOT_KEYS
 from functions.core.services.flags import FlagService
 from functions.core.services.keys import Actor, AuthService
+from functions.core.services.targeting import TargetingService
 from functions.core.snapshot.keeper import SnapshotKeeper
 from functions.core.snapshot.sources import ConfigSource, KeySource, ReadOnlyDatabase
 
@@ -263,3 +266,80 @@ def test_a_cold_start__copy_restored_from_before_a_revocation__revoked_key_refus
     # checked the copy against PostgreSQL before answering
     assert cold.source == "redis"
     assert cold.current.grant(key_hash, time.time()) is None
+
+
+def _adults_rule(databases: tuple[str, str], redis_url: str) -> None:
+    """Flag `adults` on, with a rule written now (grammar 2): age gt 18 serves on."""
+    flags(databases, redis_url).create_flag(
+        CreateFlagRequest.model_validate({"name": "adults", "is_enabled": True}),
+        environment="production",
+    )
+    document = {
+        "rules": [
+            {
+                "type": "CONDITIONS",
+                "conditions": {"attribute": "age", "op": "gt", "value": 18},
+                "serve": {"variant": "on"},
+            }
+        ],
+        "fallthrough": {"variant": "off"},
+    }
+    TargetingService(database_url=databases[0], redis_url=redis_url).create_rule(
+        CreateRuleRequest.model_validate({"flag_name": "adults", "rules": document}),
+        environment="production",
+    )
+
+
+def _serves(keeper: SnapshotKeeper, context: dict[str, Any]) -> object:
+    flag = keeper.current.flag("production", "adults")
+    return engine.evaluate(flag.definition, flag.enabled, flag.ruleset, context).variant
+
+
+def test_grammar__loaded_and_copied__a_grammar_2_rule_reads_numeric_strings(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    # Given a rule written now, with age gt 18
+    _adults_rule(databases, redis_url)
+
+    # When a keeper loads PostgreSQL, and a second one the Redis copy the first wrote
+    keeper = keeper_for()
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: client.hexists(SNAPSHOT_CONFIG, "flag:adults"))
+    second = keeper_for()
+
+    # Then both read the rule in grammar 2: the string "20" is a number above 18
+    assert (keeper.source, second.source) == ("postgresql", "redis")
+    for held in (keeper, second):
+        assert _serves(held, {"user_id": "u", "age": "20"}) == "on"
+        assert _serves(held, {"user_id": "u", "age": "17"}) == "off"
+    stored = json.loads(client.hget(SNAPSHOT_CONFIG, "flag:adults") or b"{}")
+    assert stored["rules"]["production"]["grammar"] == 2
+
+
+def test_grammar__copy_written_by_a_process_without_grammars__not_used_and_replaced(
+    keeper_for: KeeperFactory, databases: tuple[str, str], redis_url: str
+) -> None:
+    # Given the copy as a process that predates grammars leaves it: documents without
+    # grammar, meta without format
+    _adults_rule(databases, redis_url)
+    keeper_for()
+    client = redis.Redis.from_url(redis_url)
+    eventually(lambda: client.hexists(SNAPSHOT_CONFIG, "flag:adults"))
+    document = json.loads(client.hget(SNAPSHOT_CONFIG, "flag:adults") or b"{}")
+    del document["rules"]["production"]["grammar"]
+    meta = json.loads(client.hget(SNAPSHOT_CONFIG, "_meta") or b"{}")
+    del meta["format"]
+    client.hset(
+        SNAPSHOT_CONFIG, mapping={"flag:adults": json.dumps(document), "_meta": json.dumps(meta)}
+    )
+
+    # When a process starts
+    cold = keeper_for()
+
+    # Then it loads PostgreSQL instead of reading the rule as grammar 1, and the copy is
+    # written again whole, in the current format
+    assert cold.source == "postgresql"
+    assert _serves(cold, {"user_id": "u", "age": "20"}) == "on"
+    eventually(lambda: b'"format": 2' in (client.hget(SNAPSHOT_CONFIG, "_meta") or b""), 5.0)
+    rewritten = json.loads(client.hget(SNAPSHOT_CONFIG, "flag:adults") or b"{}")
+    assert rewritten["rules"]["production"]["grammar"] == 2

@@ -56,6 +56,7 @@ def test_upgrade__environments_database_with_a_rule__boolean_flag_same_decisions
         "flags/003_flag_definitions",
         "targeting/003_segments",
         "targeting/004_change_log",
+        "targeting/005_grammar_versions",
     ]
     with transaction(url) as conn:
         flag = get_flag(conn, "thirty", environment="production")
@@ -69,3 +70,5 @@ def test_upgrade__environments_database_with_a_rule__boolean_flag_same_decisions
     assert _decisions(flag.model_dump(mode="json"), rule) == before
     with psycopg.connect(url, row_factory=dict_row) as conn:
         assert conn.execute("SELECT count(*) AS n FROM segments").fetchone() == {"n": 0}
+        # and the rule keeps the grammar it was written in: 1, the meaning it always had
+        assert conn.execute("SELECT grammar FROM targeting_rules").fetchall() == [{"grammar": 1}]

@@ -72,13 +72,19 @@ def flag_definition(
 
 
 def canonical_rule_document(
-    *, definition: engine.FlagDefinition, rules: Any, segment_keys: Collection[str], path: str
+    *,
+    definition: engine.FlagDefinition,
+    rules: Any,
+    segment_keys: Collection[str],
+    path: str,
+    grammar: engine.Grammar = engine.CURRENT_GRAMMAR,
 ) -> Any:
-    """The canonical form of `rules` for this flag and these segments, or 422 (also for
-    one beyond a cap of `engine.limits`: this is what every write of a rule goes through)."""
+    """The canonical form of `rules` in `grammar` for this flag and these segments, or 422
+    (also for one beyond a cap of `engine.limits`: this is what every write of a rule goes
+    through)."""
     try:
         limits.check_ruleset(rules)
-        parsed = engine.parse_ruleset(rules, definition, segment_keys)
+        parsed = engine.parse_ruleset(rules, definition, segment_keys, grammar=grammar)
     except engine.RuleValidationError as exc:
         raise _refusal("rules", exc, path) from None
     return engine.ruleset_to_document(parsed)
@@ -93,21 +99,60 @@ def check_rule_limits(rules: Any, *, path: str) -> None:
 
 
 def referenced_segments(rules: Any) -> list[str]:
-    """The segment keys a rule document names, read without validating it."""
+    """The segment keys a rule document names (SEGMENT rules and `{"segment": key}`
+    clauses), read without validating it."""
     found: list[str] = []
     items = rules.get("rules") if isinstance(rules, Mapping) else None
     for rule in items if isinstance(items, list) else []:
         if isinstance(rule, Mapping) and rule.get("type") == "SEGMENT":
             keys = rule.get("segments")
             found += [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+        elif isinstance(rule, Mapping) and rule.get("type") == "CONDITIONS":
+            found += _clause_segments(rule.get("conditions"))
     return list(dict.fromkeys(found))
 
 
-def canonical_segment_document(*, document: Mapping[str, Any], path: str = "$") -> dict[str, Any]:
-    """The canonical segment document, or 422 naming the field (`$.conditions.all[0].op`)
-    or the cap it exceeds."""
+def _clause_segments(clause: object) -> list[str]:
+    """Segment clauses of a clause tree, walked without recursion (depth is the parser's
+    to refuse)."""
+    found: list[str] = []
+    pending = [clause]
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, Mapping):
+            continue
+        if isinstance(node.get("segment"), str):
+            found.append(node["segment"])
+        for group in ("all", "any"):
+            if isinstance(node.get(group), list):
+                pending.extend(reversed(node[group]))
+        if "not" in node:
+            pending.append(node["not"])
+    return found
+
+
+def referenced_flags(rules: Any) -> list[str]:
+    """The flag keys a rule document names as prerequisites, read without validating it."""
+    items = rules.get("prerequisites") if isinstance(rules, Mapping) else None
+    found = [
+        item["flag"]
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, Mapping) and isinstance(item.get("flag"), str)
+    ]
+    return list(dict.fromkeys(found))
+
+
+def canonical_segment_document(
+    *,
+    document: Mapping[str, Any],
+    path: str = "$",
+    grammar: engine.Grammar = engine.CURRENT_GRAMMAR,
+) -> dict[str, Any]:
+    """The canonical segment document in `grammar`, or 422 naming the field
+    (`$.conditions.all[0].op`) or the cap it exceeds."""
     try:
         limits.check_segment(document)
-        return engine.segment_to_document(engine.parse_segment(dict(document)))
+        segment = engine.parse_segment(dict(document), grammar=grammar)
+        return engine.segment_to_document(segment)
     except engine.RuleValidationError as exc:
         raise _refusal("segment", exc, path) from None

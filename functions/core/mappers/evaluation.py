@@ -1,6 +1,10 @@
 """Rows as the flags and targeting functions return them, compiled into what evaluation
 decides with: the engine's definition, ruleset and segments for one flag in one
-environment. Compiled once per change, evaluated per request."""
+environment. Compiled once per change, evaluated per request.
+
+Each rule and segment is compiled in the grammar it was stored with (`grammar`, beside
+the rule's document; inside a segment's snapshot document, see `stores.config_changes`);
+a document that does not say is grammar 1, as everything written before grammars was."""
 
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ from functions.core.errors import Unprocessable
 from functions.core.mappers.definitions import flag_definition, referenced_segments
 
 _NO_SEGMENTS: Mapping[str, engine.Segment] = MappingProxyType({})
+GRAMMAR_MEMBER = "grammar"
+"""Beside a rule's `rules` in a flag's snapshot document, and inside a segment's (only
+when not 1, so a process that predates grammars still reads every grammar-1 segment)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +57,12 @@ def compiled_flag(
         return CompiledFlag(definition=definition, enabled=enabled, ruleset=None)
     try:
         ruleset = engine.parse_ruleset(
-            rule["rules"], definition, referenced_segments(rule["rules"])
+            rule["rules"],
+            definition,
+            referenced_segments(rule["rules"]),
+            grammar=stored_grammar(rule.get("grammar")),
         )
-        parsed = {key: engine.parse_segment(dict(doc)) for key, doc in (segments or {}).items()}
+        parsed = {key: compiled_segment(doc) for key, doc in (segments or {}).items()}
     except engine.RuleValidationError as exc:
         return CompiledFlag(
             definition=definition,
@@ -61,3 +71,22 @@ def compiled_flag(
             invalid_rules=f"{exc.path}: {exc.message}",
         )
     return CompiledFlag(definition, enabled, ruleset, segments=MappingProxyType(parsed))
+
+
+def compiled_segment(document: Mapping[str, Any]) -> engine.Segment:
+    """A segment's snapshot document: the stored one, with `grammar` when it is not 1."""
+    body = {name: value for name, value in document.items() if name != GRAMMAR_MEMBER}
+    return engine.parse_segment(body, grammar=stored_grammar(document.get(GRAMMAR_MEMBER)))
+
+
+def stored_grammar(value: object) -> engine.Grammar:
+    """The grammar a stored document names; absent (written before grammars): 1. One this
+    process does not know is refused, never read as another (RuleValidationError)."""
+    if value is None:
+        return engine.Grammar.V1
+    known = {grammar.value: grammar for grammar in engine.Grammar}
+    if isinstance(value, int) and not isinstance(value, bool) and value in known:
+        return known[value]
+    raise engine.RuleValidationError(
+        "$", f"is stored in grammar {value!r}, which this version does not know"
+    )

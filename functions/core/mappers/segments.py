@@ -21,6 +21,7 @@ def segment(*, row: Mapping[str, Any]) -> Segment:
         included=document.get("included", []),
         excluded=document.get("excluded", []),
         conditions=document.get("conditions"),
+        grammar=row["grammar"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -25,6 +25,7 @@ Version 1::
             rule:                 # absent or null: no targeting rule
               enabled: true
               rules: {type: PERCENTAGE, value: 30}
+              grammar: 2          # absent: 2 (see below)
 
 The document is the whole truth for the environments it lists: importing it makes
 them hold exactly its flags, states and rules. A flag it leaves out is reset there
@@ -35,6 +36,10 @@ listed ones are created or replaced, except that a flag's `description`, `tags` 
 cleared); a segment it leaves out is deleted only when
 the document lists every environment (and names segments at all). `make schemas`
 publishes the JSON Schema in `functions/contracts/`.
+
+A rule and a segment may say the `grammar` they are written in (`engine.grammar`): export
+writes each one's, so importing an export keeps what every document means; one that
+does not say is read in the current grammar (2), as the API reads what it is sent.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from functions.core.models.common import Change, Description, ResponseBody, absent
 from functions.core.models.flags import FlagType, Owner, Tags
-from functions.core.models.targeting import SegmentName
+from functions.core.models.targeting import Grammar, SegmentName
 from functions.core.names import EnvironmentDisplayName, EnvironmentKey, SegmentKey, StoredFlagName
 
 
@@ -56,6 +61,7 @@ class _Strict(BaseModel):
 class RuleSpec(_Strict):
     enabled: StrictBool = True
     rules: dict[str, Any] | list[Any] = Field(description="a targeting rule document")
+    grammar: Grammar = Field(2, description="the grammar `rules` is written in")
 
 
 class StateSpec(_Strict):
@@ -83,6 +89,7 @@ class SegmentSpec(_Strict):
     included: list[str] = Field(default_factory=list)
     excluded: list[str] = Field(default_factory=list)
     conditions: dict[str, Any] | None = None
+    grammar: Grammar = Field(2, description="the grammar the segment is written in")
 
 
 class EnvironmentSpec(_Strict):
@@ -103,6 +110,7 @@ class ConfigDocument(_Strict):
 class ExportedRule(ResponseBody):
     enabled: bool
     rules: Any = Field(description="the stored rule document")
+    grammar: Grammar = Field(description="the grammar it was written in")
 
 
 class ExportedState(ResponseBody):
@@ -132,6 +140,7 @@ class ExportedSegment(ResponseBody):
     included: list[str]
     excluded: list[str]
     conditions: dict[str, Any] | None = Field(default=None, exclude_if=absent)
+    grammar: Grammar = Field(description="the grammar it was written in")
 
 
 class ExportedEnvironment(ResponseBody):

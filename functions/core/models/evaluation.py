@@ -84,6 +84,11 @@ class EvaluationResult(ResponseBody):
     reason: str
     rule_index: int | None = _rule_index()
     rule_id: str | None = _rule_id()
+    prerequisite: str | None = Field(
+        None,
+        description="with reason PREREQUISITE_FAILED: the required flag that did not serve"
+        " a listed variant",
+    )
     environment: str
     config_version: int = Field(description="the configuration version the answer was decided on")
     config_age_ms: int = Field(

@@ -45,13 +45,15 @@ class EvaluationSuccess(ResponseBody):
     key: str
     value: Any
     reason: str = Field(
-        description="STATIC (no rules), TARGETING_MATCH, SPLIT, DEFAULT, DISABLED or ERROR"
+        description="STATIC (no rules), TARGETING_MATCH, SPLIT, DEFAULT, DISABLED (also when"
+        " a prerequisite is not met: see metadata) or ERROR"
     )
     variant: str
     metadata: Metadata = Field(
         description="config_version, config_age_ms, stale and environment: how fresh the"
         " configuration this answer was decided on is; rule_index and rule_id (when it has"
-        " one) of the rule that decided, when one did"
+        " one) of the rule that decided, when one did; reason PREREQUISITE_FAILED and"
+        " prerequisite (the flag not met) when a prerequisite made the answer DISABLED"
     )
 
 

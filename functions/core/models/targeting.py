@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -11,6 +11,8 @@ from functions.core.models.common import Description, RequestBody, ResponseBody
 from functions.core.names import SegmentKey, StoredFlagName
 
 SegmentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Grammar = Literal[1, 2]
+"""The grammar a stored rule document or segment was written in (`engine.grammar`)."""
 
 
 class CreateRuleRequest(RequestBody):
@@ -44,6 +46,10 @@ class Rule(ResponseBody):
     environment: str
     is_enabled: bool
     rules: Any = Field(description="the stored rule document (the seed's object, or the full form)")
+    grammar: Grammar = Field(
+        description="read-only: the grammar the document was written in (1: before grammar"
+        " versions, numeric strings compare as strings; 2: as every document written now)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -55,5 +61,6 @@ class Segment(ResponseBody):
     included: list[str]
     excluded: list[str]
     conditions: dict[str, Any] | None
+    grammar: Grammar = Field(description="read-only: the grammar the segment was written in")
     created_at: datetime
     updated_at: datetime

@@ -35,7 +35,7 @@ from functions.core.models.config_file import (
 )
 from functions.core.models.flags import Flag
 from functions.core.models.problems import problems
-from functions.core.services import flag_states
+from functions.core.services import flag_states, prerequisites
 from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import check_stored_rules, delete_unused_segment
 from functions.core.stores import environments as environment_store
@@ -183,6 +183,7 @@ def parse_document(raw: object) -> ConfigDocument:
                     rules=state.rule.rules,
                     segment_keys=known,
                     path=f"{path}.rule.rules",
+                    grammar=engine.Grammar(state.rule.grammar),
                 )
     return document
 
@@ -193,7 +194,9 @@ def _definition(spec: FlagSpec, index: int) -> engine.FlagDefinition:
 
 def _segment_document(spec: SegmentSpec, index: int) -> dict[str, Any]:
     return canonical_segment_document(
-        document=spec.model_dump(exclude_none=True), path=f"$.segments[{index}]"
+        document=spec.model_dump(exclude_none=True, exclude={"grammar"}),
+        path=f"$.segments[{index}]",
+        grammar=engine.Grammar(spec.grammar),
     )
 
 
@@ -214,7 +217,10 @@ def export_document(conn: Connection, environments: list[str] | None) -> dict[st
     return {
         "version": 1,
         "environments": [{"key": e.key, "name": e.name} for e in chosen],
-        "segments": list(segment_store.documents(conn).values()),
+        "segments": [
+            {**document, "grammar": grammar}
+            for document, grammar in segment_store.documents(conn).values()
+        ],
         "flags": flags,
     }
 
@@ -222,9 +228,11 @@ def export_document(conn: Connection, environments: list[str] | None) -> dict[st
 def _state_view(state: flag_states.FlagState) -> dict[str, Any]:
     """A state as a document says it (the rule's `is_enabled` is its `enabled`)."""
     rule = state.rule
+    if rule is None:
+        return {"enabled": state.enabled, "rule": None}
     return {
         "enabled": state.enabled,
-        "rule": None if rule is None else {"enabled": rule["is_enabled"], "rules": rule["rules"]},
+        "rule": {"enabled": rule["is_enabled"], "rules": rule["rules"], "grammar": rule["grammar"]},
     }
 
 
@@ -289,6 +297,7 @@ def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -
         found = current.get(spec.name)
         _flag(conn, plan, spec, index, found, known, stored, writes, apply=apply)
     listed = {spec.name for spec in document.flags}
+    _check_prerequisites(conn, document, keys, current, covers_all=covers_all, apply=apply)
     cleared: list[tuple[str, str]] = []
     for name in sorted(set(current) - listed):
         _absent_flag(conn, plan, name, stored, cleared, delete=covers_all, apply=apply)
@@ -302,25 +311,76 @@ def plan_and_apply(conn: Connection, document: ConfigDocument, *, apply: bool) -
     return plan
 
 
+def _check_prerequisites(
+    conn: Connection,
+    document: ConfigDocument,
+    keys: list[str],
+    current: dict[str, Flag],
+    *,
+    covers_all: bool,
+    apply: bool,
+) -> None:
+    """The prerequisites as the document leaves every environment it covers: flags that
+    exist after it, not archived, with the listed variants, no cycle, within the caps."""
+    desired: dict[str, dict[str, list[tuple[str, list[str]]]]] = {key: {} for key in keys}
+    paths: dict[tuple[str, str], str] = {}
+    for index, spec in enumerate(document.flags):
+        for key in keys:
+            state = spec.environments.get(key)
+            rule = None if state is None else state.rule
+            desired[key][spec.name] = [] if rule is None else prerequisites.listed(rule.rules)
+            paths[(key, spec.name)] = f"$.flags[{index}].environments.{key}.rule.rules"
+    archiving = [
+        spec.name
+        for spec in document.flags
+        if spec.archived and (spec.name not in current or not current[spec.name].archived)
+    ]
+    if not archiving and not any(any(flags.values()) for flags in desired.values()):
+        return
+    definitions: dict[str, tuple[frozenset[str], bool]] = {}
+    if not covers_all:
+        for name, flag in current.items():
+            kept = flag_definition(name=name, fields=flag.model_dump())
+            definitions[name] = (frozenset(kept.variants), flag.archived)
+    for index, spec in enumerate(document.flags):
+        definitions[spec.name] = (frozenset(_definition(spec, index).variants), spec.archived)
+    prerequisites.check_import(
+        conn,
+        environments=keys,
+        desired=desired,
+        paths=paths,
+        definitions=definitions,
+        archiving=archiving,
+        lock=apply,
+    )
+
+
 def _segment(
     conn: Connection,
     plan: Plan,
     spec: SegmentSpec,
     index: int,
-    stored: dict[str, Any] | None,
+    stored: tuple[dict[str, Any], int] | None,
     *,
     apply: bool,
 ) -> None:
+    """`stored`: the segment's document and grammar, None when there is none."""
     wanted = _segment_document(spec, index)
-    if stored == wanted:
+    if stored == (wanted, spec.grammar):
         plan.add("unchanged", segment=spec.key)
         return
     if stored is None:
         plan.add("created", segment=spec.key)
     else:
-        plan.add("changed", segment=spec.key, changes={"segment": {"from": stored, "to": wanted}})
+        was, grammar = stored
+        changes: dict[str, Any] = {}
+        if was != wanted:
+            changes["segment"] = {"from": was, "to": wanted}
+        if grammar != spec.grammar:
+            changes["grammar"] = {"from": grammar, "to": spec.grammar}
+        plan.add("changed", segment=spec.key, changes=changes)
     if apply:
-        segment_store.put_segment(conn, key=spec.key, document=wanted)
+        segment_store.put_segment(conn, key=spec.key, document=wanted, grammar=spec.grammar)
 
 
 def _environment(
@@ -420,11 +480,17 @@ def _desired_view(
 ) -> dict[str, Any] | None:
     if rule is None:
         return None
+    grammar = engine.Grammar(rule.grammar)
     return {
         "is_enabled": rule.enabled,
         "rules": canonical_rule_document(
-            definition=definition, rules=rule.rules, segment_keys=segments, path=path
+            definition=definition,
+            rules=rule.rules,
+            segment_keys=segments,
+            path=path,
+            grammar=grammar,
         ),
+        "grammar": grammar,
     }
 
 
@@ -462,23 +528,33 @@ def _state(
 def _comparable(
     definition: engine.FlagDefinition, view: dict[str, Any] | None, wanted: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """A stored rule in canonical form, so an old spelling of the same rule compares equal.
+    """A stored rule in canonical form (of its own grammar), so an old spelling of the same
+    rule compares equal.
 
-    One equal to the `wanted` (canonical) rules is canonical already -- the canonical form
-    is a fixed point -- and is not parsed again: most rules of a re-import are unchanged.
+    One equal to the `wanted` (canonical) rules in the same grammar is canonical already --
+    the canonical form is a fixed point -- and is not parsed again: most rules of a
+    re-import are unchanged.
     """
     if view is None:
         return None
-    if wanted is not None and view["rules"] == wanted["rules"]:
+    if (
+        wanted is not None
+        and view["rules"] == wanted["rules"]
+        and view["grammar"] == wanted["grammar"]
+    ):
         return view
     try:
         named = referenced_segments(view["rules"])
         rules = canonical_rule_document(
-            definition=definition, rules=view["rules"], segment_keys=named, path="$"
+            definition=definition,
+            rules=view["rules"],
+            segment_keys=named,
+            path="$",
+            grammar=engine.Grammar(view["grammar"]),
         )
     except Unprocessable:
         rules = view["rules"]
-    return {"is_enabled": view["is_enabled"], "rules": rules}
+    return {"is_enabled": view["is_enabled"], "rules": rules, "grammar": view["grammar"]}
 
 
 def _absent_flag(

@@ -3,7 +3,9 @@ trip on a warm request, the key check included.
 
 A decision never raises: a flag the snapshot has never seen is FLAG_NOT_FOUND (the
 seed's `false`) and costs a dict miss, no fetch and no event; stored rules that no
-longer compile are the off variant with reason ERROR and code PARSE_ERROR.
+longer compile are the off variant with reason ERROR and code PARSE_ERROR. Prerequisites
+are decided from the same snapshot as the flag that requires them, for the same
+context: one configuration version per answer.
 
 `result`, the seed's boolean, is the value itself for a boolean flag; for a string,
 number or JSON flag it says whether the flag is "on" for the user: a variant was
@@ -20,6 +22,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from functions.core import engine
@@ -171,7 +174,12 @@ class EvaluationService:
             )
             return Decision(flag_name, failure, config.definition, has_rules=True)
         resolution = engine.evaluate(
-            config.definition, config.enabled, config.ruleset, context, config.segments
+            config.definition,
+            config.enabled,
+            config.ruleset,
+            context,
+            config.segments,
+            lookup=partial(snapshot.flag, environment),
         )
         return Decision(flag_name, resolution, config.definition, config.ruleset is not None)
 

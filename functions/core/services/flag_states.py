@@ -17,7 +17,8 @@ from functions.core.stores import rules as rule_store
 class FlagState:
     enabled: bool
     rule: dict[str, Any] | None
-    """`{"is_enabled", "rules"}`: what decides, without ids and timestamps; None: no rule."""
+    """`{"is_enabled", "rules", "grammar"}`: what decides, without ids and timestamps;
+    None: no rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,13 @@ def write(conn: Connection, writes: Sequence[StateWrite]) -> None:
     rule_store.put_rules(
         conn,
         [
-            (c.name, c.environment, c.state.rule["rules"], c.state.rule["is_enabled"])
+            (
+                c.name,
+                c.environment,
+                c.state.rule["rules"],
+                c.state.rule["is_enabled"],
+                c.state.rule["grammar"],
+            )
             for c in writes
             if c.state.rule is not None
         ],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functions.core.adapters.db import Connection, transaction
 from functions.core.mappers import definitions
 from functions.core.models.flags import CreateFlagRequest, Flag, UpdateFlagRequest
-from functions.core.services import preconditions
+from functions.core.services import preconditions, prerequisites
 from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.guards import check_stored_rules, refuse_shared_changes
 from functions.core.services.preconditions import IfMatch
@@ -121,6 +121,9 @@ class FlagService:
                     what=f"flag '{name}'",
                     read_again=f"GET /flags/{name}?environment={environment}",
                 )
+            else:
+                flag_store.lock_flag(conn, name)
+            prerequisites.refuse_if_required(conn, name, doing="deleting")
             flag_store.delete_flag(conn, name)
 
 
@@ -140,6 +143,8 @@ def _new_definition(
     if given & {"type", "variants"}:
         field = "$.variants" if "variants" in given else "$.type"
         check_stored_rules(conn, definition, field=field)
+    if request.archived and not current.archived:
+        prerequisites.refuse_if_required(conn, name, doing="archiving")
     return flag_store.Definition.of(
         definition,
         tags=(request.tags or []) if "tags" in given else current.tags,

@@ -31,7 +31,12 @@ def check_stored_rules(
         if rule.environment in skipped:
             continue
         try:
-            engine.parse_ruleset(rule.rules, definition, referenced_segments(rule.rules))
+            engine.parse_ruleset(
+                rule.rules,
+                definition,
+                referenced_segments(rule.rules),
+                grammar=engine.Grammar(rule.grammar),
+            )
         except engine.RuleValidationError as exc:
             raise Unprocessable(
                 f"the rules of flag '{definition.key}' in environment '{rule.environment}'"

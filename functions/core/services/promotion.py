@@ -1,11 +1,12 @@
 """Promotion: make one environment decide a flag like another (state and rule), in one
-transaction."""
+transaction. The rule is copied with its grammar: promotion copies what it means, not
+only its text."""
 
 from __future__ import annotations
 
 from functions.core.mappers.definitions import check_rule_limits
 from functions.core.models.environments import Promotion
-from functions.core.services import flag_states
+from functions.core.services import flag_states, prerequisites
 from functions.core.services.change_writes import ConfigWrites
 from functions.core.stores import environments as environment_store
 from functions.core.stores import flags as flag_store
@@ -29,6 +30,10 @@ class PromotionService:
             if "rule" in changes and wanted.rule is not None:
                 # written before the caps, the source's rule may exceed one: not copied on
                 check_rule_limits(wanted.rule["rules"], path=f"$.{source}")
+                # the target's other flags may require this one: no cycle there either
+                prerequisites.check_rule(
+                    conn, name, target, wanted.rule["rules"], path=f"$.{source}.rules"
+                )
             if changes and not dry_run:
                 flag_states.write(conn, [flag_states.StateWrite(name, target, wanted)])
         applied = bool(changes) and not dry_run

@@ -1,11 +1,13 @@
 """Segments: named audiences (listed users, or everyone matching conditions) that rules
 of any flag name. Shared by every environment, like flag definitions: a rule promoted
-between environments keeps naming segments that exist."""
+between environments keeps naming segments that exist. Every segment written here is
+stored in the current grammar (`engine.grammar`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from functions.core import engine
 from functions.core.adapters.db import Connection, transaction
 from functions.core.mappers import definitions
 from functions.core.models.targeting import CreateSegmentRequest, Segment, SegmentBody
@@ -32,7 +34,9 @@ class SegmentService:
     def create_segment(self, request: CreateSegmentRequest) -> Segment:
         document = segment_document(request.key, request)
         with self._writes.transaction() as conn:
-            segment = segment_store.create_segment(conn, key=request.key, document=document)
+            segment = segment_store.create_segment(
+                conn, key=request.key, document=document, grammar=engine.CURRENT_GRAMMAR
+            )
         return segment
 
     def update_segment(
@@ -43,7 +47,9 @@ class SegmentService:
         with self._writes.transaction() as conn:
             if if_match is not None:
                 _check_version(conn, key, if_match)
-            segment = segment_store.update_segment(conn, key=key, document=document)
+            segment = segment_store.update_segment(
+                conn, key=key, document=document, grammar=engine.CURRENT_GRAMMAR
+            )
         return segment
 
     def delete_segment(self, key: str, *, if_match: IfMatch | None = None) -> None:

@@ -1,16 +1,20 @@
 """Targeting rules per flag and environment.
 
 A rule document is parsed by the engine against the flag's real definition and the
-known segments before it is stored, and stored in the engine's canonical form, so
-nothing evaluation cannot run is ever written. Segments are shared by every
-environment (like flag definitions): a rule promoted between environments keeps
-naming segments that exist, and a segment is one audience, edited in one place.
+known segments before it is stored, its prerequisites checked against the other flags
+(`services.prerequisites`), and stored in the engine's canonical form, so
+nothing evaluation cannot run is ever written. Every document written here is stored in
+the current grammar (`engine.grammar`); changing only `is_enabled` keeps the document's.
+Segments are shared by every environment (like flag definitions): a rule promoted
+between environments keeps naming segments that exist, and a segment is one audience,
+edited in one place.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from functions.core import engine
 from functions.core.adapters.db import Connection, transaction
 from functions.core.mappers import definitions
 from functions.core.models.targeting import (
@@ -18,7 +22,7 @@ from functions.core.models.targeting import (
     Rule,
     UpdateRuleRequest,
 )
-from functions.core.services import preconditions
+from functions.core.services import preconditions, prerequisites
 from functions.core.services.change_writes import ConfigWrites
 from functions.core.services.preconditions import IfMatch
 from functions.core.stores import environments as environment_store
@@ -42,13 +46,14 @@ class TargetingService:
     def create_rule(self, request: CreateRuleRequest, *, environment: str) -> Rule:
         with self._writes.transaction() as conn:
             environment_store.get_environment(conn, environment)
-            document = canonical_rules(conn, request.flag_name, request.rules)
+            document = canonical_rules(conn, request.flag_name, request.rules, environment)
             rule = rule_store.create_rule(
                 conn,
                 flag_name=request.flag_name,
                 environment=environment,
                 rules=document,
                 is_enabled=request.is_enabled,
+                grammar=engine.CURRENT_GRAMMAR,
             )
         return rule
 
@@ -66,7 +71,8 @@ class TargetingService:
             if if_match is not None:
                 _check_version(conn, flag_name, environment, if_match)
             if request.rules is not None:
-                changes["rules"] = canonical_rules(conn, flag_name, request.rules)
+                changes["rules"] = canonical_rules(conn, flag_name, request.rules, environment)
+                changes["grammar"] = engine.CURRENT_GRAMMAR
             if request.is_enabled is not None:
                 changes["is_enabled"] = request.is_enabled
             rule = rule_store.update_rule(conn, flag_name, environment=environment, changes=changes)
@@ -93,16 +99,19 @@ def _check_version(conn: Connection, flag_name: str, environment: str, if_match:
     )
 
 
-def canonical_rules(conn: Connection, flag_name: str, document: Any) -> Any:
+def canonical_rules(conn: Connection, flag_name: str, document: Any, environment: str) -> Any:
     """The document in the engine's canonical form, or 422 naming the offending field.
 
-    The flag's definition and the segments are share-locked until the rule commits, so
-    neither a variant nor a segment it names can disappear in the meantime.
+    The flag's definition, the segments and the flags it requires are share-locked until
+    the rule commits, so neither a variant nor a segment nor a prerequisite it names can
+    disappear in the meantime; its prerequisites form no cycle in `environment`.
     """
     definition = definitions.flag_definition(
         name=flag_name, fields=flag_store.definition_for_rules(conn, flag_name)
     )
     segment_keys = segment_store.lock_existing(conn, definitions.referenced_segments(document))
-    return definitions.canonical_rule_document(
+    canonical = definitions.canonical_rule_document(
         definition=definition, rules=document, segment_keys=segment_keys, path="$.rules"
     )
+    prerequisites.check_rule(conn, flag_name, environment, canonical, path="$.rules")
+    return canonical

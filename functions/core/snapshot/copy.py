@@ -9,6 +9,12 @@ change: a change is written only onto the version it follows (checked and applie
 atomically in Redis), so concurrent writers never interleave two states; any other
 gap is closed by rewriting the whole copy.
 
+The configuration's `_meta` also says the documents' `format`: `CONFIG_FORMAT` since
+rule and segment documents carry their grammar. A copy without it (written, or last
+changed, by a process that predates grammars, which loads documents without theirs) is
+no copy to a reader -- it starts from PostgreSQL, as with none, rather than read a
+grammar-2 rule as grammar 1 -- and a writer replaces it whole.
+
 The keys' copy is signed as a whole with `GRANT_SECRET` (`keys.signing`): its `_meta`
 carries a MAC over the epoch, the version and every field as stored, so a field added,
 changed or put back from an older copy makes the whole copy untrusted, and a reader
@@ -36,16 +42,21 @@ log = logging.getLogger(__name__)
 
 META = "_meta"
 SIGNATURE = "sig"
+FORMAT = "format"
+CONFIG_FORMAT = 2
+"""The configuration documents' shape: 2 since they carry their grammar."""
 _WRITE_BATCH = 2_000
 
 # KEYS[1] the hash; ARGV[1] epoch, ARGV[2] base version, ARGV[3] new version,
 # ARGV[4] new meta JSON, then pairs (field, JSON or "" to delete).
-# Returns 1 written, 0 already at or past the new version, -1 not at the base.
+# Returns 1 written, 0 already at or past the new version, -1 not at the base (or in
+# another format).
 _APPLY = """
 local raw = redis.call('HGET', KEYS[1], '_meta')
 if not raw then return -1 end
 local meta = cjson.decode(raw)
 if meta['epoch'] ~= ARGV[1] then return -1 end
+if meta['format'] ~= cjson.decode(ARGV[4])['format'] then return -1 end
 local at = tonumber(meta['version'])
 if at >= tonumber(ARGV[3]) then return 0 end
 if at ~= tonumber(ARGV[2]) then return -1 end
@@ -61,13 +72,15 @@ return 1
 """
 
 
-# KEYS[1] the copy, KEYS[2] the one just built; ARGV[1] epoch, ARGV[2] version.
-# Renames unless the copy meanwhile reached this version or a newer one.
+# KEYS[1] the copy, KEYS[2] the one just built; ARGV[1] epoch, ARGV[2] version,
+# ARGV[3] format. Renames unless the copy meanwhile reached this version or a newer one
+# (in this format).
 _SWAP = """
 local raw = redis.call('HGET', KEYS[1], '_meta')
 if raw then
   local meta = cjson.decode(raw)
-  if meta['epoch'] == ARGV[1] and tonumber(meta['version']) >= tonumber(ARGV[2]) then
+  if meta['epoch'] == ARGV[1] and tonumber(meta['version']) >= tonumber(ARGV[2])
+     and meta['format'] == tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[2])
     return 0
   end
@@ -100,6 +113,8 @@ def _decode(raw: Mapping[bytes, bytes], source: str, signer: Signer | None) -> C
     if meta_raw is None:
         return None
     meta = json.loads(meta_raw)
+    if not _current_format(source, meta):
+        return None
     version = Version(str(meta["epoch"]), int(meta["version"]))
     if signer is not None and source == "keys":
         mac = meta.get(SIGNATURE)
@@ -175,12 +190,19 @@ def replace_signed(
 
 
 def stored_version(client: redis.Redis, source: str) -> Version | None:
-    """The version the copy of `source` holds; None when there is none."""
+    """The version the copy of `source` holds; None when there is none (or one of an
+    earlier format, which is to be replaced whole)."""
     raw = client.hget(hash_name(source), META)
     if raw is None:
         return None
     meta = json.loads(raw)
+    if not _current_format(source, meta):
+        return None
     return Version(str(meta["epoch"]), int(meta["version"]))
+
+
+def _current_format(source: str, meta: Mapping[str, Any]) -> bool:
+    return source != "config" or meta.get(FORMAT) == CONFIG_FORMAT
 
 
 def apply(
@@ -219,7 +241,11 @@ def replace(
     current = client.hget(name, META)
     if current is not None:
         found = json.loads(current)
-        if found.get("epoch") == version.epoch and int(found["version"]) >= version.version:
+        if (
+            found.get("epoch") == version.epoch
+            and int(found["version"]) >= version.version
+            and _current_format(source, found)
+        ):
             return False
     building = f"{name}:building:{version.version}"
     client.delete(building)
@@ -227,9 +253,13 @@ def replace(
     for start in range(0, len(items), _WRITE_BATCH):
         client.hset(building, mapping=dict(items[start : start + _WRITE_BATCH]))
     client.hset(building, META, _meta(version, meta))
-    moved = client.eval(_SWAP, 2, name, building, version.epoch, str(version.version))
+    moved = client.eval(
+        _SWAP, 2, name, building, version.epoch, str(version.version), str(CONFIG_FORMAT)
+    )
     return bool(moved)
 
 
 def _meta(version: Version, meta: Mapping[str, Any]) -> str:
-    return json.dumps({**meta, "epoch": version.epoch, "version": version.version})
+    return json.dumps(
+        {**meta, FORMAT: CONFIG_FORMAT, "epoch": version.epoch, "version": version.version}
+    )

@@ -10,9 +10,11 @@ documents of some entities (`load_documents`) or of all of them (`load_all`).
 Documents, one shape for the notices, the Redis copy and the loads:
 
 - flag: `{"name", "type", "variants", "off_variant", "default_variant", "archived",
-  "states": {environment: bool}, "rules": {environment: {"rules", "is_enabled"}}}`;
-  an environment without a stored state is off, one without a rule has none.
-- segment: the stored segment document.
+  "states": {environment: bool}, "rules": {environment: {"rules", "is_enabled",
+  "grammar"}}}`; an environment without a stored state is off, one without a rule has none.
+- segment: the stored segment document, plus `"grammar"` when it is not 1 (a process
+  that predates grammars refuses unknown members of a segment document, and still reads
+  every grammar-1 segment). A rule or segment without `grammar` is grammar 1.
 - environment: `{"key", "name"}`.
 
 A ref's `environment` is None when the change reaches every environment (a flag's
@@ -225,16 +227,20 @@ def _flags(conn: Connection, names: Sequence[str] | None) -> dict[DocumentKey, D
                 found["states"][environment] = enabled
         where, params = _where("r.flag_name", names)
         rows = cursor.execute(
-            "SELECT r.flag_name, r.environment, r.rules::text, r.is_enabled"
+            "SELECT r.flag_name, r.environment, r.rules::text, r.is_enabled, r.grammar"
             f" FROM targeting_rules r{where}",
             params,
         ).fetchall()
-        for (name, environment, _, enabled), rules in zip(
+        for (name, environment, _, enabled, grammar), rules in zip(
             rows, _parse_all(row[2] for row in rows), strict=True
         ):
             found = flags.get(name)
             if found is not None:
-                found["rules"][environment] = {"rules": rules, "is_enabled": enabled}
+                found["rules"][environment] = {
+                    "rules": rules,
+                    "is_enabled": enabled,
+                    "grammar": grammar,
+                }
     return {("flag", name): document for name, document in flags.items()}
 
 
@@ -246,8 +252,13 @@ def _parse_all(texts: Iterable[str]) -> list[Any]:
 def _segments(conn: Connection, keys: Sequence[str] | None) -> dict[DocumentKey, Document]:
     where, params = _where("key", keys)
     with conn.cursor(row_factory=tuple_row) as cursor:
-        rows = cursor.execute(f"SELECT key, document FROM segments{where}", params).fetchall()
-    return {("segment", key): document for key, document in rows}
+        rows = cursor.execute(
+            f"SELECT key, document, grammar FROM segments{where}", params
+        ).fetchall()
+    return {
+        ("segment", key): document if grammar == 1 else {**document, "grammar": grammar}
+        for key, document, grammar in rows
+    }
 
 
 def _environments(conn: Connection, keys: Sequence[str] | None) -> dict[DocumentKey, Document]:

@@ -257,6 +257,22 @@ def definition_for_rules(conn: Connection, name: str) -> dict[str, Any]:
     return dict(row)
 
 
+def definitions_for_prerequisites(
+    conn: Connection, names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The definitions of the flags a rule requires, by name (absent ones are missing),
+    share-locked so that none is deleted, archived or changed before the rule commits."""
+    if not names:
+        return {}
+    rows = conn.execute(
+        "SELECT name, type, variants, off_variant, default_variant,"
+        " archived_at IS NOT NULL AS archived FROM flags WHERE name = ANY(%s)"
+        " ORDER BY name FOR SHARE",
+        (list(names),),
+    ).fetchall()
+    return {row["name"]: dict(row) for row in rows}
+
+
 _IMPORT_LOCK = 0x746D5F69  # "tm_i"
 
 

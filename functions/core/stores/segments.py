@@ -1,5 +1,6 @@
 """The `segments` table, owned by the targeting function: one canonical segment
-document per key, shared by every environment."""
+document per key, shared by every environment, with the grammar it was written in
+(`engine.grammar`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from functions.core.errors import Conflict, SegmentNotFound
 from functions.core.mappers.segments import segment
 from functions.core.models.targeting import Segment
 
-_COLUMNS = "key, document, created_at, updated_at"
+_COLUMNS = "key, document, grammar, created_at, updated_at"
 
 
 def _missing(key: str) -> SegmentNotFound:
@@ -42,10 +43,10 @@ def get_segment(conn: Connection, key: str, *, lock: bool = False) -> Segment:
     return segment
 
 
-def documents(conn: Connection) -> dict[str, dict[str, Any]]:
-    """Every segment's stored document by key (export, import plans)."""
-    rows = conn.execute("SELECT key, document FROM segments ORDER BY key").fetchall()
-    return {row["key"]: row["document"] for row in rows}
+def documents(conn: Connection) -> dict[str, tuple[dict[str, Any], int]]:
+    """Every segment's stored document and grammar by key (export, import plans)."""
+    rows = conn.execute("SELECT key, document, grammar FROM segments ORDER BY key").fetchall()
+    return {row["key"]: (row["document"], row["grammar"]) for row in rows}
 
 
 def lock_existing(conn: Connection, keys: Sequence[str]) -> set[str]:
@@ -59,12 +60,15 @@ def lock_existing(conn: Connection, keys: Sequence[str]) -> set[str]:
     return {row["key"] for row in rows}
 
 
-def create_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> Segment:
+def create_segment(
+    conn: Connection, *, key: str, document: dict[str, Any], grammar: int
+) -> Segment:
     try:
         with conn.transaction():
             row = conn.execute(
-                f"INSERT INTO segments (key, document) VALUES (%s, %s) RETURNING {_COLUMNS}",
-                (key, Jsonb(document)),
+                "INSERT INTO segments (key, document, grammar) VALUES (%s, %s, %s)"
+                f" RETURNING {_COLUMNS}",
+                (key, Jsonb(document), grammar),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(
@@ -74,24 +78,28 @@ def create_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> S
     return segment(row=row)
 
 
-def update_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> Segment:
+def update_segment(
+    conn: Connection, *, key: str, document: dict[str, Any], grammar: int
+) -> Segment:
     row = conn.execute(
-        f"UPDATE segments SET document = %s, updated_at = now() WHERE key = %s"
+        "UPDATE segments SET document = %s, grammar = %s, updated_at = now() WHERE key = %s"
         f" RETURNING {_COLUMNS}",
-        (Jsonb(document), key),
+        (Jsonb(document), grammar, key),
     ).fetchone()
     if row is None:
         raise _missing(key)
     return segment(row=row)
 
 
-def put_segment(conn: Connection, *, key: str, document: dict[str, Any]) -> None:
+def put_segment(conn: Connection, *, key: str, document: dict[str, Any], grammar: int) -> None:
     """Create or replace (import); a document written unchanged is left alone."""
     conn.execute(
-        "INSERT INTO segments (key, document) VALUES (%s, %s) ON CONFLICT (key)"
-        " DO UPDATE SET document = EXCLUDED.document, updated_at = now()"
-        " WHERE segments.document IS DISTINCT FROM EXCLUDED.document",
-        (key, Jsonb(document)),
+        "INSERT INTO segments (key, document, grammar) VALUES (%s, %s, %s) ON CONFLICT (key)"
+        " DO UPDATE SET document = EXCLUDED.document, grammar = EXCLUDED.grammar,"
+        " updated_at = now()"
+        " WHERE (segments.document, segments.grammar)"
+        " IS DISTINCT FROM (EXCLUDED.document, EXCLUDED.grammar)",
+        (key, Jsonb(document), grammar),
     )
 
 

@@ -45,14 +45,15 @@ def test_if_match__names_nothing__422_naming_the_header(header: str) -> None:
 def test_version_of__same_resource__same_version_and_changes_with_it() -> None:
     # Given a segment as read, and the same with one user more
     fields: dict[str, Any] = {"key": "beta", "name": None, "description": None}
-    fields |= {"conditions": None, "included": ["ana"], "excluded": []}
+    fields |= {"conditions": None, "included": ["ana"], "excluded": [], "grammar": 2}
     read = Segment.model_validate(
         {**fields, "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z"}
     )
     again = Segment.model_validate(read.model_dump())
     changed = read.model_copy(update={"included": ["ana", "bruno"]})
-    # When / Then
+    # When / Then (a grammar of its own is a change of meaning, so of version too)
     assert version_of(read) == version_of(again)
     assert version_of(read) != version_of(changed)
+    assert version_of(read) != version_of(read.model_copy(update={"grammar": 1}))
     assert IfMatch(versions=frozenset({version_of(read)})).holds_for(again)
     assert not IfMatch(versions=frozenset({version_of(read)})).holds_for(changed)

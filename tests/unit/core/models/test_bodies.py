@@ -117,9 +117,9 @@ def test_exported_document__segment_without_optional_members__left_out() -> None
         "version": 1,
         "environments": [{"key": "production", "name": "Production"}],
         "segments": [
-            {"key": "beta", "included": ["u1"], "excluded": []},
+            {"key": "beta", "included": ["u1"], "excluded": [], "grammar": 1},
             {"key": "pt", "name": "Portugal", "included": [], "excluded": [],
-             "conditions": {"attribute": "country", "op": "eq", "value": "PT"}},
+             "conditions": {"attribute": "country", "op": "eq", "value": "PT"}, "grammar": 2},
         ],
         "flags": [
             {"name": "f", "description": None, "type": "boolean",

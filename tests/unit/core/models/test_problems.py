@@ -164,7 +164,7 @@ def test_problems__nested_unknown_field__path_and_the_fields_of_its_object() -> 
     (found,) = _problems(ConfigDocument, document)
     # Then the path goes through the dictionary key, and the accepted fields are the rule's
     assert found.path == "$.flags[0].environments.rule.rule.enable"
-    assert found.accepted == ("enabled", "rules")
+    assert found.accepted == ("enabled", "rules", "grammar")
 
 
 def test_problems__ofrep_request__extra_members_not_refused() -> None:
