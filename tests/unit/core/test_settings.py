@@ -173,7 +173,7 @@ def test_compose__master_key__never_a_published_default() -> None:
     # When / Then: no default that auth would take: a key is made once per installation
     # (or taken from the environment), 32 random bytes
     assert "change-this-master-key" not in compose and "admin-secreto-123" not in compose
-    assert 'os.environ.get(name) or secrets.token_urlsafe(32)' in compose
+    assert "os.environ.get(name) or secrets.token_urlsafe(32)" in compose
 
 
 @pytest.mark.parametrize(
