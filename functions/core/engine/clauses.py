@@ -218,7 +218,11 @@ def parse_clause(
     )
     normalised, test = compile_operator(op, members["value"], path, options)
     operator = Operator(op)
-    if attribute == CURRENT_TIME and operator in (Operator.BEFORE, Operator.AFTER):
+    if (
+        attribute == CURRENT_TIME
+        and operator in (Operator.BEFORE, Operator.AFTER)
+        and grammar is not Grammar.V1
+    ):
         return ClockCondition(operator, normalised, test)
     return Condition(attribute, operator, normalised, test, options)
 

@@ -4,10 +4,8 @@ frozen copy (tests/unit/core/engine/frozen, the engine of commit 044c864), over 
 documents, segments and contexts.
 
 Contexts deliberately hold what the new grammar reads differently when asked to --
-numeric strings, addresses, mixed case, a missing bucketing attribute -- because an
-earlier document never asks. The one documented exception is ``current_time``: under
-``before``/``after`` it is the evaluation time when the context does not give it, where
-the frozen engine saw a missing attribute; the test proves that is the only difference.
+numeric strings, addresses, mixed case, a missing bucketing attribute, no
+``current_time`` -- because an earlier document never asks: there is no exception.
 """
 
 from __future__ import annotations
@@ -166,16 +164,6 @@ class _FrozenClock:
         return _NOW
 
 
-def _uses_clock(clause: object) -> bool:
-    if isinstance(clause, dict):
-        if clause.get("attribute") == "current_time" and clause.get("op") in ("before", "after"):
-            return True
-        return any(_uses_clock(value) for value in clause.values())
-    if isinstance(clause, list):
-        return any(_uses_clock(item) for item in clause)
-    return False
-
-
 def _fields(resolution: Any) -> tuple[Any, ...]:
     return (
         resolution.value,
@@ -217,8 +205,6 @@ def test_engine__document_valid_before__same_canonical_form_and_decisions(
     new_segments = {
         doc["key"]: engine.parse_segment(doc, grammar=engine.Grammar.V1) for doc in (beta, gamma)
     }
-    clocked = _uses_clock(document) or _uses_clock(beta) or _uses_clock(gamma)
-
     # When / Then the canonical forms are the same documents
     assert engine.ruleset_to_document(new_ruleset) == frozen.ruleset_to_document(old_ruleset)
     for doc in (beta, gamma):
@@ -227,21 +213,18 @@ def test_engine__document_valid_before__same_canonical_form_and_decisions(
             old_segments[key]
         )
 
-    # and every context is decided alike (current_time: the evaluation time when absent)
+    # and every context is decided alike, with or without current_time
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(new_clauses, "time", _FrozenClock)
         for context in contexts:
-            old_context = context
-            if clocked and context.get("current_time") is None:
-                old_context = {**context, "current_time": _NOW}
-            old = frozen.evaluate(_OLD_FLAG, enabled, old_ruleset, old_context, old_segments)
+            old = frozen.evaluate(_OLD_FLAG, enabled, old_ruleset, context, old_segments)
             new = engine.evaluate(_NEW_FLAG, enabled, new_ruleset, context, new_segments)
             assert _fields(new) == _fields(old), (document, context)
             assert new.prerequisite is None
 
 
-def test_engine__current_time_absent__frozen_engine_saw_a_missing_attribute() -> None:
-    # Given the one leaf whose reading changed: after a date long past, on current_time
+def test_engine__current_time_absent__grammar_1_as_before_grammar_2_the_evaluation_time() -> None:
+    # Given a switch after a date long past, on current_time
     document = {
         "rules": [
             {
@@ -252,11 +235,14 @@ def test_engine__current_time_absent__frozen_engine_saw_a_missing_attribute() ->
         ]
     }
     old_ruleset = frozen.parse_ruleset(document, _OLD_FLAG, ())
-    new_ruleset = engine.parse_ruleset(document, _NEW_FLAG, (), grammar=engine.Grammar.V1)
+    stored = engine.parse_ruleset(document, _NEW_FLAG, (), grammar=engine.Grammar.V1)
+    written = engine.parse_ruleset(document, _NEW_FLAG, (), grammar=engine.Grammar.V2)
 
-    # When neither context gives current_time
+    # When no context gives current_time
     old = frozen.evaluate(_OLD_FLAG, True, old_ruleset, {"user_id": "u"})
-    new = engine.evaluate(_NEW_FLAG, True, new_ruleset, {"user_id": "u"})
+    as_stored = engine.evaluate(_NEW_FLAG, True, stored, {"user_id": "u"})
+    as_written = engine.evaluate(_NEW_FLAG, True, written, {"user_id": "u"})
 
-    # Then the frozen engine did not match; the new one compares the evaluation time
-    assert (old.variant, new.variant) == ("v1", "v2")
+    # Then a stored document reads a missing attribute, as the frozen engine did; one
+    # written now compares the evaluation time
+    assert (old.variant, as_stored.variant, as_written.variant) == ("v1", "v1", "v2")

@@ -1,4 +1,5 @@
-"""``before``/``after`` on ``current_time``: the evaluation time unless the context gives it."""
+"""``before``/``after`` on ``current_time``: the evaluation time unless the context gives it
+(grammar 2: documents written now; a stored grammar-1 document reads a plain attribute)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from functions.core.engine import FlagDefinition, Reason, evaluate, parse_ruleset
+from functions.core.engine import FlagDefinition, Grammar, Reason, evaluate, parse_ruleset
 
 
 def _switch(op: str, value: object) -> dict[str, object]:
@@ -35,7 +36,7 @@ def test_time_switch__context_without_current_time__evaluation_time_decides(
     colours: FlagDefinition, op: str, value: object, variant: str
 ) -> None:
     # Given a rule that switches at a date
-    ruleset = parse_ruleset(_switch(op, value), colours, ())
+    ruleset = parse_ruleset(_switch(op, value), colours, (), grammar=Grammar.V2)
 
     # When the context does not say what time it is
     resolution = evaluate(colours, True, ruleset, {"user_id": "u"})
@@ -48,7 +49,8 @@ def test_time_switch__context_gives_current_time__that_time_decides(
     colours: FlagDefinition,
 ) -> None:
     # Given a switch on 1 May 2031
-    ruleset = parse_ruleset(_switch("after", "2031-05-01T00:00:00Z"), colours, ())
+    switch = _switch("after", "2031-05-01T00:00:00Z")
+    ruleset = parse_ruleset(switch, colours, (), grammar=Grammar.V2)
 
     # When asking about a day before and a day after
     before = evaluate(colours, True, ruleset, {"user_id": "u", "current_time": "2031-04-30"})
@@ -64,7 +66,7 @@ def test_time_switch__clock_moves__same_ruleset_switches(
 ) -> None:
     # Given a switch one hour from now
     switch_at = time.time() + 3600
-    ruleset = parse_ruleset(_switch("after", switch_at), colours, ())
+    ruleset = parse_ruleset(_switch("after", switch_at), colours, (), grammar=Grammar.V2)
     first = evaluate(colours, True, ruleset, {"user_id": "u"})
 
     # When two hours pass
