@@ -164,11 +164,29 @@ def test_request_id__evaluation__on_its_line_and_on_the_event_analytics_stored(
         aws_access_key_id=stack.env_values()["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=stack.env_values()["AWS_SECRET_ACCESS_KEY"],
     ).Table(TABLE_NAME)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.aws_endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id=stack.env_values()["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env_values()["AWS_SECRET_ACCESS_KEY"],
+    )
+
+    def backlog(items: object) -> str:
+        """What analytics had left to store, and what it logged last."""
+        counts = sqs.get_queue_attributes(
+            QueueUrl=stack.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return f"{items}; queue {counts}; analytics: {tail(stack.logs_dir / 'analytics.log', 8)}"
+
+    # (the shared stack's analytics may still be storing the events of earlier tests)
     items = eventually(
         lambda: table.scan(FilterExpression=Attr("request_id").eq(request_id))["Items"],
         bool,
         "the stored event",
-        timeout=15,
+        describe=backlog,
+        timeout=60,
     )
     assert [(item["flag_name"], item["user_id"]) for item in items] == [(flag, "u-1")]
 
