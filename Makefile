@@ -44,7 +44,7 @@ migrate: $(STAMP) ## apply sql/ migrations (to the make-dev stack, or DATABASE_U
 	@if [ -z "$$DATABASE_URL$$AUTH_DATABASE_URL" ] && [ -f .run/dev.env ]; then . ./.run/dev.env; fi; \
 	$(BIN)/python -m functions.commands.migrate
 
-bench: $(STAMP) ## benchmarks, about 5 min (wrk): engine; evaluate vs hello, OFREP, SQS, cold starts; config files
+bench: $(STAMP) ## benchmarks, about 7 min (wrk): engine; evaluate vs hello, OFREP, SQS, cold starts; config files; analytics
 	$(BIN)/python tests/bench/bench_engine.py
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_config_files.py
