@@ -305,6 +305,7 @@ def test_grammar__loaded_and_copied__a_grammar_2_rule_reads_numeric_strings(
     keeper = keeper_for()
     client = redis.Redis.from_url(redis_url)
     eventually(lambda: client.hexists(SNAPSHOT_CONFIG, "flag:adults"))
+    eventually(lambda: client.hexists(SNAPSHOT_KEYS, "_meta"))  # the keys' copy too
     second = keeper_for()
 
     # Then both read the rule in grammar 2: the string "20" is a number above 18
