@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from functions.core.models.common import Change, Description, ResponseBody, absent
 from functions.core.models.flags import FlagType, Owner, Tags
+from functions.core.models.rule_documents import Conditions, RuleDocumentInput, StoredRuleDocument
 from functions.core.models.targeting import Grammar, SegmentName
 from functions.core.names import EnvironmentDisplayName, EnvironmentKey, SegmentKey, StoredFlagName
 
@@ -60,7 +61,7 @@ class _Strict(BaseModel):
 
 class RuleSpec(_Strict):
     enabled: StrictBool = True
-    rules: dict[str, Any] | list[Any] = Field(description="a targeting rule document")
+    rules: RuleDocumentInput = Field(description="a targeting rule document")
     grammar: Grammar = Field(2, description="the grammar `rules` is written in")
 
 
@@ -88,7 +89,7 @@ class SegmentSpec(_Strict):
     description: Description | None = None
     included: list[str] = Field(default_factory=list)
     excluded: list[str] = Field(default_factory=list)
-    conditions: dict[str, Any] | None = None
+    conditions: Conditions | None = None
     grammar: Grammar = Field(2, description="the grammar the segment is written in")
 
 
@@ -109,7 +110,7 @@ class ConfigDocument(_Strict):
 
 class ExportedRule(ResponseBody):
     enabled: bool
-    rules: Any = Field(description="the stored rule document")
+    rules: StoredRuleDocument = Field(description="the stored rule document")
     grammar: Grammar = Field(description="the grammar it was written in")
 
 
@@ -139,7 +140,7 @@ class ExportedSegment(ResponseBody):
     description: str | None = Field(default=None, exclude_if=absent)
     included: list[str]
     excluded: list[str]
-    conditions: dict[str, Any] | None = Field(default=None, exclude_if=absent)
+    conditions: Conditions | None = Field(default=None, exclude_if=absent)
     grammar: Grammar = Field(description="the grammar it was written in")
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from functions.core.models.common import Description, RequestBody, ResponseBody
+from functions.core.models.rule_documents import (
+    Conditions,
+    RuleDocumentInput,
+    StoredRuleDocument,
+)
 from functions.core.names import SegmentKey, StoredFlagName
 
 SegmentName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -17,12 +22,12 @@ Grammar = Literal[1, 2]
 
 class CreateRuleRequest(RequestBody):
     flag_name: StoredFlagName
-    rules: dict[str, Any] | list[Any]
+    rules: RuleDocumentInput
     is_enabled: bool = True
 
 
 class UpdateRuleRequest(RequestBody):
-    rules: dict[str, Any] | list[Any] | None = None
+    rules: RuleDocumentInput | None = None
     is_enabled: bool | None = None
 
 
@@ -33,7 +38,9 @@ class SegmentBody(RequestBody):
     description: Description | None = None
     included: list[str] = Field(default_factory=list)
     excluded: list[str] = Field(default_factory=list)
-    conditions: dict[str, Any] | None = Field(None, description="a clause: all / any / not / leaf")
+    conditions: Conditions | None = Field(
+        None, description="a condition tree: all / any / not / a leaf"
+    )
 
 
 class CreateSegmentRequest(SegmentBody):
@@ -45,7 +52,9 @@ class Rule(ResponseBody):
     flag_name: str
     environment: str
     is_enabled: bool
-    rules: Any = Field(description="the stored rule document (the seed's object, or the full form)")
+    rules: StoredRuleDocument = Field(
+        description="the stored rule document (the seed's object, or the full form)"
+    )
     grammar: Grammar = Field(
         description="read-only: the grammar the document was written in (1: before grammar"
         " versions, numeric strings compare as strings; 2: as every document written now)"
@@ -60,7 +69,7 @@ class Segment(ResponseBody):
     description: str | None
     included: list[str]
     excluded: list[str]
-    conditions: dict[str, Any] | None
+    conditions: Conditions | None
     grammar: Grammar = Field(description="read-only: the grammar the segment was written in")
     created_at: datetime
     updated_at: datetime
