@@ -157,20 +157,13 @@ def test_request_id__evaluation__on_its_line_and_on_the_event_analytics_stored(
     ]
     assert lines, tail(process.log_path)
     # And the event its decision emitted carries it, as analytics stored it
-    table = boto3.resource(
-        "dynamodb",
-        endpoint_url=stack.aws_endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id=stack.env_values()["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.env_values()["AWS_SECRET_ACCESS_KEY"],
-    ).Table(TABLE_NAME)
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack.aws_endpoint_url,
+    aws = boto3.Session(
         region_name=stack.region,
         aws_access_key_id=stack.env_values()["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=stack.env_values()["AWS_SECRET_ACCESS_KEY"],
     )
+    table = aws.resource("dynamodb", endpoint_url=stack.aws_endpoint_url).Table(TABLE_NAME)
+    sqs = aws.client("sqs", endpoint_url=stack.aws_endpoint_url)
 
     def backlog(items: object) -> str:
         """What analytics had left to store, and what it logged last."""

@@ -17,8 +17,6 @@ from pydantic import TypeAdapter
 
 from functions.core import engine
 from functions.core.engine import (
-    FlagDefinition,
-    FlagKind,
     Grammar,
     RuleValidationError,
     parse_ruleset,
@@ -28,15 +26,9 @@ from functions.core.engine import (
 )
 from functions.core.models.rule_documents import RuleDocument, SegmentConditions
 from functions.core.models.targeting import CreateRuleRequest, SegmentBody
+from tests.unit.core.engine.conftest import COLOURS
 
 DATA = Path(__file__).parents[1] / "engine" / "data"
-COLOURS = FlagDefinition(
-    key="checkout-colour",
-    kind=FlagKind.STRING,
-    variants={"blue": "#00f", "green": "#0f0", "red": "#f00"},
-    off_variant="red",
-    default_variant="blue",
-)
 SEGMENTS = ("beta",)
 RULES = jsonschema_rs.validator_for(TypeAdapter(RuleDocument).json_schema())
 CONDITIONS = jsonschema_rs.validator_for(TypeAdapter(SegmentConditions).json_schema())
