@@ -174,8 +174,19 @@ def test_request_id__evaluation__on_its_line_and_on_the_event_analytics_stored(
         return f"{items}; queue {counts}; analytics: {tail(stack.logs_dir / 'analytics.log', 8)}"
 
     # (the shared stack's analytics may still be storing the events of earlier tests)
+    def stored() -> list[dict[str, object]]:
+        """Every page: the shared table holds the earlier tests' events, and one scan
+        page (1 MB read) may not reach this one."""
+        found, page = [], {"FilterExpression": Attr("request_id").eq(request_id)}
+        while True:
+            answer = table.scan(**page)
+            found += answer["Items"]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            page["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     items = eventually(
-        lambda: table.scan(FilterExpression=Attr("request_id").eq(request_id))["Items"],
+        stored,
         bool,
         "the stored event",
         describe=backlog,
