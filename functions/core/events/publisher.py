@@ -460,11 +460,11 @@ class EventPublisher:
             half = len(encoded) // 2
             self._put_back(taken[half:])
             del taken[half:], encoded[half:]
+            size = sum(len(text) + 1 for text in encoded)
             body = packs.seal(pack_id, encoded, self._signer)
         if len(body) > self._max_bytes:
             return None
-        raw = sum(len(text) + 1 for text in encoded)
-        self._ratio = min(_MAX_RATIO, max(1.0, raw / len(body)))
+        self._ratio = min(_MAX_RATIO, max(1.0, size / len(body)))
         return _Pack(pack_id, body, len(encoded))
 
     def _raw_budget(self) -> int:
