@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from functions.core.events.schema import EvaluationEvent, EventPack, SignedPack
+from functions.core.events.schema import EvaluationEvent, EventPack, RowsPayload, SignedPack
 from functions.core.models.analytics import BinaryDelivery
 from functions.core.models.config_file import ConfigDocument
 
@@ -22,6 +22,7 @@ PUBLISHED: dict[Path, type[BaseModel]] = {
     ROOT / "events" / "evaluation-event.schema.json": EvaluationEvent,
     ROOT / "events" / "event-pack.schema.json": EventPack,
     ROOT / "events" / "signed-pack.schema.json": SignedPack,
+    ROOT / "events" / "rows-payload.schema.json": RowsPayload,
     ROOT / "events" / "delivery.schema.json": BinaryDelivery,
     ROOT / "functions" / "contracts" / "config-document.schema.json": ConfigDocument,
 }

@@ -1,6 +1,7 @@
 """What the analytics tests share: the function's settings against the session's servers,
-signed packs as evaluation seals them, the function over real HTTP, DynamoDB behind a
-proxy that can fail, and reading both tables back."""
+signed packs as evaluation seals them (rows; format 1 as older evaluations did), the
+function over real HTTP, DynamoDB behind a proxy that can fail, and reading both tables
+back."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from werkzeug.serving import make_server
 import functions
 from functions.commands.bootstrap import provision_service_key
 from functions.core.adapters.migrations import migrate
-from functions.core.events.packs import seal
+from functions.core.events.packs import seal_rows
 from functions.core.events.schema import encode_evaluation, event_id, new_id_prefix
 from functions.core.keys.signing import Signer
 from functions.devstack.aws import client, counts_table_for
@@ -76,8 +77,20 @@ Event = tuple[str, str, bool, str | None, datetime, str | None]
 """(user, flag, result, variant, moment, environment)."""
 
 
+Row = tuple[int, float, str, str, bool, str | None, str | None, str | None, str | None]
+"""An event as evaluation queues it and a rows pack carries it."""
+
+
+def rows_of(events: Sequence[Event]) -> list[Row]:
+    """Each event as evaluation queues it: its sequence, epoch seconds and fields."""
+    return [
+        (n, moment.timestamp(), user, flag, result, environment, variant, "SPLIT", None)
+        for n, (user, flag, result, variant, moment, environment) in enumerate(events, start=1)
+    ]
+
+
 def events_text(events: Sequence[Event]) -> list[str]:
-    """Each event as evaluation encodes it, with a fresh id."""
+    """Each event as format 1 carries it (older evaluations, redrive), with a fresh id."""
     prefix = new_id_prefix()
     return [
         encode_evaluation(
@@ -95,7 +108,8 @@ def events_text(events: Sequence[Event]) -> list[str]:
 
 
 def signed_pack(events: Sequence[Event], signer: Signer = SIGNER) -> str:
-    return seal(str(uuid.uuid4()), events_text(events), signer)
+    """The events as evaluation sends them: a signed pack of rows, with fresh ids."""
+    return seal_rows(str(uuid.uuid4()), new_id_prefix(), rows_of(events), signer)
 
 
 def simple_events(

@@ -17,7 +17,13 @@ from cloudevents.http import CloudEvent
 from flask.testing import FlaskClient
 
 from functions.commands.redrive import _bodies
-from functions.core.events.packs import seal
+from functions.core.events.packs import seal, seal_rows
+from functions.core.events.schema import (
+    encode_evaluation,
+    event_id,
+    format_timestamp,
+    new_id_prefix,
+)
 from functions.core.keys.signing import Signer
 from functions.devstack.aws import counts_table_for
 from tests.integration.analytics_support import (
@@ -171,6 +177,48 @@ def test_receive__raw_events_fraction__same_events_kept_on_every_delivery(
     assert 60 <= len(kept) <= 140
     assert first.get_json()["raw_written"] == len(kept)
     assert sum(flag_counts(endpoint, table).values()) == 400
+
+
+def test_receive__rows_pack_and_format_1_pack_of_the_same_decisions__same_items(
+    client: FlaskClient, analytics_env: dict[str, str]
+) -> None:
+    # Given the same decisions as evaluation queues them, sealed as rows (what it sends)
+    # and as format 1 (what it sent before, still in the queue after an upgrade), each
+    # under a producer id prefix of its own
+    at = 1_795_514_400.0  # 2026-11-24T10:00:00Z
+    decisions = [
+        (1, at + 0.1204817, "user-1", "checkout_v2", True, "production", "on", "SPLIT", "r-1"),
+        (2, at + 0.4803152, "ünï-2 ✓", "checkout_v2", False, "production", "off", "SPLIT", None),
+        (3, at + 1.0517330, "user-3", "dark_mode", False, None, None, "DISABLED", None),
+    ]
+    rows_prefix, old_prefix = new_id_prefix(), new_id_prefix()
+    rows = seal_rows("p-rows", rows_prefix, decisions, SIGNER)
+    old = seal(
+        "p-old",
+        [
+            encode_evaluation(event_id(old_prefix, row[0]), format_timestamp(row[1]), *row[2:])
+            for row in decisions
+        ],
+        SIGNER,
+    )
+    # When both are delivered
+    answers = [_deliver(client, body) for body in (rows, old)]
+    # Then each decision is stored twice, the items equal but for their ids and pack ids
+    assert [a.status_code for a in answers] == [200, 200], answers[0].get_data(as_text=True)
+    items = scan(analytics_env["AWS_ENDPOINT_URL"], analytics_env["AWS_DYNAMODB_TABLE"])
+    by_prefix: dict[str, dict[str, dict[str, Any]]] = {rows_prefix: {}, old_prefix: {}}
+    for item in items:
+        identifier = item.pop("event_id")["S"]
+        assert item.pop("pack_id")["S"] == (
+            "p-rows" if identifier.startswith(rows_prefix) else "p-old"
+        )
+        by_prefix[identifier[:24]][identifier[24:]] = item
+    assert by_prefix[rows_prefix] == by_prefix[old_prefix]
+    assert sorted(by_prefix[rows_prefix]) == ["000000000001", "000000000002", "000000000003"]
+    first, second = by_prefix[rows_prefix]["000000000001"], by_prefix[rows_prefix]["000000000002"]
+    assert first["timestamp"]["S"] == "2026-11-24T10:00:00.120Z"
+    assert first["request_id"]["S"] == "r-1" and "request_id" not in second
+    assert second["user_id"]["S"] == "ünï-2 ✓"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,10 @@
 
 One SQS message carries a pack: compressed and signed as `events.packs` seals it, or
 plain `{"pack_id", "events": [...]}`, or the seed's body of one bare event; analytics
-reads only signed packs (see `parse_body`).
+reads only signed packs (see `parse_body`). A signed pack's payload is either the events
+(format 1) or rows (what evaluation sends: one array per decision, `RowsPayload`), from
+which the reader makes the same events: `event_id(id_prefix, sequence)`,
+`format_timestamp(time)`, no `request_id` when it is null.
 The JSON Schemas in `events/` are generated from these models (`make schemas`).
 """
 
@@ -11,16 +14,28 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+)
 
 from functions.core.events.packs import (
     MAX_EVENTS,
+    ROWS_COLUMNS,
+    ROWS_REQUIRED,
     PackError,
+    Rows,
     SignatureError,
     is_compressed,
     open_pack,
@@ -65,18 +80,56 @@ class EventPack(BaseModel):
 
 
 class SignedPack(BaseModel):
-    """What evaluation sends (`events.packs.seal`): the events as the base64 of the zlib
-    stream of their JSON array, with an HMAC-SHA256 over the pack id, the count and that
-    text, made with `EVENTS_SIGNING_SECRET`. Analytics reads nothing else."""
+    """What evaluation sends (`events.packs`): the payload (`RowsPayload`; or, from older
+    producers and redrive, the JSON array of the events) as the base64 of its zlib stream,
+    with an HMAC-SHA256 over the pack id, the count and that text, made with
+    `EVENTS_SIGNING_SECRET`. Analytics reads nothing else."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     pack_id: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[ -~]+$")]
     count: int = Field(ge=1, le=MAX_EVENTS, description="how many events the payload holds")
     events_zlib: str = Field(
-        min_length=1, description="base64 of the zlib stream of `[event, event, ...]`"
+        min_length=1,
+        description="base64 of the zlib stream of the payload: a rows object "
+        "(rows-payload.schema.json) or `[event, event, ...]`",
     )
     signature: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256, in hex")
+
+
+RowValue = StrictInt | float | StrictBool | str | None
+
+
+class RowsPayload(BaseModel):
+    """What a signed pack from evaluation inflates to: each decision as one array of
+    values, named once by `columns`. Each row is the event
+    `{"event_id": id_prefix + sequence as 12 hex digits, "timestamp": time as ISO-8601
+    UTC with milliseconds, ...}`, without `request_id` when it is null; a row that makes
+    no valid event is refused alone."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    format: Literal["rows"]
+    id_prefix: str = Field(
+        min_length=1, max_length=500, description="the producer's 24 characters of a UUID"
+    )
+    columns: list[str] = Field(
+        description="the name of each row's values, in order: sequence, time, user_id, "
+        "flag_name and result are required, environment, variant, reason and request_id are "
+        "null when absent, others are ignored",
+        json_schema_extra={
+            "uniqueItems": True,
+            "allOf": [
+                {"contains": {"const": name}} for name in ROWS_COLUMNS if name in ROWS_REQUIRED
+            ],
+        },
+    )
+    rows: list[list[RowValue]] = Field(
+        min_length=1,
+        max_length=MAX_EVENTS,
+        description="sequence (integer), time (epoch seconds), user_id, flag_name, result "
+        "(boolean), environment, variant, reason and request_id (string or null)",
+    )
 
 
 _SEED_NAMESPACE = uuid.UUID("6f0d4a55-3c8e-4b8e-9c52-2f1a7c0e9d11")
@@ -99,7 +152,7 @@ def new_event(
     """A producer-side event as a plain dict, validated by analytics.
 
     It costs a uuid4 and a datetime on the caller's thread: the hot path calls
-    `EventPublisher.publish_evaluation`, which builds the same document on the sender.
+    `EventPublisher.publish_evaluation`, whose rows are read as the same document.
     """
     return {
         "event_id": str(uuid.uuid4()),
@@ -160,13 +213,14 @@ def encode_evaluation(
     reason: str | None,
     request_id: str | None = None,
 ) -> str:
-    """One event as compact JSON, the same document `json.dumps(new_event(...))` gives.
+    """One event as compact JSON, the same document `json.dumps(new_event(...))` gives:
+    a format-1 event, as evaluation wrote them before rows (tools and tests make such
+    packs with it).
 
-    Written out field by field (about 0.5 µs against 2.5 µs for `json.dumps` of a dict):
-    the producer encodes every evaluation. The output is ASCII (non-ASCII is escaped),
-    so its length is its size in bytes, which the packer needs. `event_id` and
-    `timestamp` must come from `event_id` and `format_timestamp` (nothing to escape);
-    `request_id` is the correlation id of the request that decided (None: none).
+    Written out field by field (about 0.5 µs against 2.5 µs for `json.dumps` of a dict).
+    The output is ASCII (non-ASCII is escaped), so its length is its size in bytes.
+    `event_id` and `timestamp` must come from `event_id` and `format_timestamp` (nothing
+    to escape); `request_id` is the correlation id of the request that decided (None: none).
     """
     return (
         f'{{"event_id":"{event_id}","user_id":{encode_basestring_ascii(user_id)},'
@@ -213,10 +267,11 @@ def parse_body(body: bytes | str, *, signer: Signer | None = None) -> ParsedBody
     With `signer`, only a compressed pack carrying its valid signature is read: anything
     else (a plain pack, the seed's bare event, a wrong or missing signature) is
     UnsignedEventBody, before a byte of it is inflated. Without, the three kinds are read:
-    a compressed pack (see `events.packs`), a plain pack and the seed's bare event.
+    a compressed pack (see `events.packs`; its payload rows or events), a plain pack and
+    the seed's bare event.
 
-    One unreadable event does not sink its pack: the others are returned and the bad
-    one is reported in `refused`. A body with nothing readable is InvalidEventBody.
+    One unreadable event or row does not sink its pack: the others are returned and the
+    bad one is reported in `refused`. A body with nothing readable is InvalidEventBody.
     """
     try:
         document = json.loads(body)
@@ -229,7 +284,7 @@ def parse_body(body: bytes | str, *, signer: Signer | None = None) -> ParsedBody
             raise UnsignedEventBody(str(exc)) from None
         except PackError as exc:
             raise InvalidEventBody(str(exc)) from None
-        return _events_of(opened.pack_id, opened.events, signed=opened.signed)
+        return _events_of(opened.pack_id, opened.payload, signed=opened.signed)
     if signer is not None:
         kind = "a plain pack" if isinstance(document, dict) and "events" in document else "a body"
         raise UnsignedEventBody(
@@ -253,21 +308,74 @@ def parse_body(body: bytes | str, *, signer: Signer | None = None) -> ParsedBody
 _BAD_TIMESTAMP = "timestamp: must be an ISO-8601 date and time, such as 2026-11-24T10:00:00Z"
 
 
-def _events_of(pack_id: str, items: list[object], *, signed: bool) -> ParsedBody:
+def _events_of(pack_id: str, payload: list[object] | Rows, *, signed: bool) -> ParsedBody:
+    document: Callable[[object], object]
+    if isinstance(payload, Rows):
+        label, items, document = "rows", payload.rows, _RowReader(payload).event
+    else:
+        label, items, document = "events", payload, _as_it_is
     events, refused = [], []
     for index, item in enumerate(items):
         try:
-            event = EvaluationEvent.model_validate(item).with_id()
+            event = EvaluationEvent.model_validate(document(item)).with_id()
+        except _BadRow as exc:
+            refused.append(f"{label}[{index}]: {exc}")
+            continue
         except ValidationError as exc:
-            refused.append(f"events[{index}]: {_problem(exc)}")
+            refused.append(f"{label}[{index}]: {_problem(exc)}")
             continue
         if event_moment(event) is None:
-            refused.append(f"events[{index}]: {_BAD_TIMESTAMP}")
+            refused.append(f"{label}[{index}]: {_BAD_TIMESTAMP}")
             continue
         events.append(event)
     if not events:
         raise InvalidEventBody("no readable event: " + "; ".join(refused[:5]))
     return ParsedBody(pack_id, events, refused, signed)
+
+
+def _as_it_is(item: object) -> object:
+    return item
+
+
+class _BadRow(ValueError):
+    """A row that makes no event: not an array of the columns' length, or a sequence or
+    time that is not a number."""
+
+
+class _RowReader:
+    """Makes of each row of one rows payload the event format 1 would carry."""
+
+    def __init__(self, rows: Rows) -> None:
+        self._prefix = rows.id_prefix
+        self._width = len(rows.columns)
+        where = {name: index for index, name in enumerate(rows.columns)}
+        self._at = [where.get(name) for name in ROWS_COLUMNS]
+
+    def event(self, row: object) -> dict[str, object]:
+        if type(row) is not list or len(row) != self._width:
+            raise _BadRow(f"an array of {self._width} values is required")
+        sequence, moment, user_id, flag_name, result, environment, variant, reason, request = (
+            None if index is None else row[index] for index in self._at
+        )
+        if type(sequence) is not int:
+            raise _BadRow("sequence: an integer is required")
+        if not isinstance(moment, int | float) or isinstance(moment, bool):
+            raise _BadRow("time: epoch seconds are required")
+        try:
+            timestamp = format_timestamp(moment)
+        except (ValueError, OverflowError, OSError):
+            raise _BadRow("time: epoch seconds within the calendar are required") from None
+        return {
+            "event_id": event_id(self._prefix, sequence),
+            "user_id": user_id,
+            "flag_name": flag_name,
+            "result": result,
+            "timestamp": timestamp,
+            "environment": environment,
+            "variant": variant,
+            "reason": reason,
+            **({} if request is None else {"request_id": request}),
+        }
 
 
 class _Envelope(BaseModel):

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
 import threading
 import time
 import timeit
+import zlib
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 
 from functions.core.events import packs
 from functions.core.events import publisher as publisher_module
 from functions.core.events.publisher import Backoff, EventPublisher, billed_requests
-from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES, new_event, parse_body
+from functions.core.events.schema import (
+    SQS_MAX_MESSAGE_BYTES,
+    EvaluationEvent,
+    encode_evaluation,
+    event_id,
+    format_timestamp,
+    parse_body,
+)
 from functions.core.keys.signing import Signer
+from functions.core.logs import correlation_id
 from functions.core.metrics import Metrics
 
 
@@ -38,12 +50,23 @@ class RecordingQueue:
         self.bodies.append(body)
         self.sent.set()
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[EvaluationEvent]:
         return [event for body in self.bodies for event in _events(body)]
 
 
-def _events(body: str, signer: Signer | None = None) -> list[Any]:
-    return packs.open_pack(json.loads(body), signer).events
+def _events(body: str, signer: Signer | None = None) -> list[EvaluationEvent]:
+    """The events analytics reads from one message body (every one of them readable)."""
+    parsed = parse_body(body, signer=signer)
+    assert parsed.refused == []
+    return parsed.events
+
+
+def _payload(body: str) -> dict[str, Any]:
+    """The inflated payload of one message body."""
+    document: dict[str, Any] = json.loads(
+        zlib.decompress(base64.b64decode(json.loads(body)["events_zlib"]))
+    )
+    return document
 
 
 class FakeClock:
@@ -52,17 +75,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _event(i: int) -> dict[str, object]:
-    return new_event(
-        user_id=f"user-{i}",
-        flag_name="checkout_v2",
-        result=i % 2 == 0,
-        environment="production",
-        variant=None,
-        reason="DEFAULT",
-    )
 
 
 def _evaluate(publisher: EventPublisher, i: int) -> None:
@@ -88,12 +100,12 @@ def test_flush__many_events__packs_within_size_limit_and_few_messages() -> None:
         queue.send, capacity=10_000, flush_seconds=60, max_bytes=65_536, metrics=Metrics()
     )
     for i in range(5_000):
-        publisher.publish(_event(i))
+        _evaluate(publisher, i)
     # When the buffer is flushed
     assert publisher.flush()
     publisher.close()
     # Then every event left once, in order, with at most one message per 100 events
-    assert [e["user_id"] for e in queue.events()] == [f"user-{i}" for i in range(5_000)]
+    assert [e.user_id for e in queue.events()] == [f"user-{i}" for i in range(5_000)]
     assert all(len(body.encode()) <= 65_536 for body in queue.bodies)
     assert len(queue.bodies) <= 5_000 / 100
     assert all(json.loads(body)["pack_id"] for body in queue.bodies)
@@ -105,7 +117,7 @@ def test_flush__queue_down_then_up__events_kept_and_delivered() -> None:
     queue.down = True
     publisher = EventPublisher(queue.send, capacity=1_000, flush_seconds=60, metrics=Metrics())
     for i in range(10):
-        publisher.publish(_event(i))
+        _evaluate(publisher, i)
     # When a flush fails, then the queue comes back and a flush succeeds
     assert not publisher.flush()
     assert publisher.pending() == 10
@@ -113,9 +125,7 @@ def test_flush__queue_down_then_up__events_kept_and_delivered() -> None:
     assert publisher.flush()
     publisher.close()
     # Then nothing was lost or duplicated
-    assert sorted(str(e["user_id"]) for e in queue.events()) == sorted(
-        f"user-{i}" for i in range(10)
-    )
+    assert sorted(e.user_id for e in queue.events()) == sorted(f"user-{i}" for i in range(10))
     assert publisher.dropped == 0
 
 
@@ -137,7 +147,7 @@ def test_publish__buffer_full__oldest_dropped_and_counted() -> None:
     assert metrics.registry.get_sample_value("togglemaster_events_dropped_total") == 50
     queue.down = False
     publisher.close()
-    assert [e["user_id"] for e in queue.events()] == [f"user-{i}" for i in range(50, 150)]
+    assert [e.user_id for e in queue.events()] == [f"user-{i}" for i in range(50, 150)]
 
 
 def test_background_thread__idle_publisher__flushes_within_interval() -> None:
@@ -152,28 +162,48 @@ def test_background_thread__idle_publisher__flushes_within_interval() -> None:
     assert len(queue.events()) == 1
 
 
-def test_publish_evaluation__packed__valid_events_as_new_event_writes_them() -> None:
-    # Given evaluations published through the hot-path call, one with characters to escape
+def test_publish_evaluation__rows_pack__same_events_as_format_1_would_carry() -> None:
+    # Given evaluations published through the hot-path call: with and without a request
+    # id, non-ASCII and characters to escape, no environment or variant
     queue = RecordingQueue()
-    publisher = _quiet(queue)
+    signer = Signer("rows-secret-" + "0123456789abcdef" * 3)
+    publisher = _quiet(queue, signer=signer)
     before = time.time()
     for i in range(3):
         _evaluate(publisher, i)
-    publisher.publish_evaluation(
-        user_id='ünï "cødé"\n', flag_name="f", result=False, environment=None, variant=None,
-        reason="DISABLED",
-    )  # fmt: skip
-    # When they are flushed
+    token = correlation_id.set("req-ünï-1")
+    try:
+        publisher.publish_evaluation(
+            user_id='ünï "cødé" ✓ 𝄞\n', flag_name="f", result=False, environment=None,
+            variant=None, reason="DISABLED",
+        )  # fmt: skip
+    finally:
+        correlation_id.reset(token)
+    queued = list(publisher._incoming)
+    # When they are flushed, and the same decisions are sealed as format 1 beside them
     assert publisher.flush()
-    # Then analytics reads the pack: same fields as new_event, ISO-8601 UTC, unique UUIDs
     (body,) = queue.bodies
-    parsed = parse_body(body)
-    assert parsed.refused == []
-    assert [e.user_id for e in parsed.events] == ["user-0", "user-1", "user-2", 'ünï "cødé"\n']
-    first = _events(body)[0]
-    assert set(first) == set(_event(0))
-    assert first["result"] is True and first["variant"] == "on"
-    assert first["environment"] == "production" and first["reason"] == "TARGETING_MATCH"
+    format_1 = packs.seal(
+        json.loads(body)["pack_id"],
+        [
+            encode_evaluation(
+                event_id(publisher._id_prefix, row[0]), format_timestamp(row[1]), *row[2:]
+            )
+            for row in queued
+        ],
+        signer,
+    )
+    # Then the message holds rows, and analytics reads from it exactly the format-1 events
+    payload = _payload(body)
+    assert payload["format"] == "rows" and payload["id_prefix"] == publisher._id_prefix
+    assert payload["columns"] == list(packs.ROWS_COLUMNS)
+    assert [tuple(row) for row in payload["rows"]] == queued
+    parsed, expected = parse_body(body, signer=signer), parse_body(format_1, signer=signer)
+    assert parsed.signed and parsed.refused == []
+    assert parsed.events == expected.events
+    assert [e.user_id for e in parsed.events][3] == 'ünï "cødé" ✓ 𝄞\n'
+    assert [e.request_id for e in parsed.events] == [None, None, None, "req-ünï-1"]
+    assert "request_id" not in parsed.events[0].model_dump(exclude_unset=True)
     stamp = parsed.events[0].timestamp
     assert stamp.endswith("Z") and len(stamp) == len("2026-12-02T10:00:00.123Z")
     assert stamp >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(before)))
@@ -181,17 +211,27 @@ def test_publish_evaluation__packed__valid_events_as_new_event_writes_them() -> 
     assert len(set(ids)) == 4 and all(len(i) == 36 and i[14] == "4" for i in ids)
 
 
-def test_publish__both_calls__share_one_buffer_in_order() -> None:
-    # Given events published through the former call and the hot-path call, interleaved
+def test_encoding__many_events__one_orjson_call_per_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 2 000 buffered evaluations and orjson counting its calls
+    calls: list[int] = []
+
+    def dumps(value: Any) -> bytes:
+        calls.append(len(value))
+        return orjson.dumps(value)
+
+    monkeypatch.setattr(publisher_module, "orjson", SimpleNamespace(dumps=dumps))
     queue = RecordingQueue()
     publisher = _quiet(queue)
-    for i in range(6):
-        (publisher.publish(_event(i)) if i % 2 else _evaluate(publisher, i))
+    for i in range(2_000):
+        _evaluate(publisher, i)
     # When flushed
     assert publisher.flush()
-    # Then one pack carries them all, in publication order
-    assert len(queue.bodies) == 1
-    assert [e["user_id"] for e in queue.events()] == [f"user-{i}" for i in range(6)]
+    # Then the rows were encoded a chunk per call, not one call per event
+    assert len(queue.events()) == 2_000
+    assert len(calls) <= 2_000 // publisher_module.CHUNK_EVENTS + 2
+    assert max(calls) == publisher_module.CHUNK_EVENTS
 
 
 def test_burst__10_000_events__at_most_one_billed_request_per_100() -> None:
@@ -203,7 +243,7 @@ def test_burst__10_000_events__at_most_one_billed_request_per_100() -> None:
         _evaluate(publisher, i)
     assert publisher.close()
     # Then every event arrived once, in full messages, billed ≤ 1 request per 100 events
-    assert len({e["event_id"] for e in queue.events()}) == 10_000
+    assert len({e.event_id for e in queue.events()}) == 10_000
     sizes = [len(body.encode()) for body in queue.bodies]
     assert max(sizes) <= SQS_MAX_MESSAGE_BYTES
     billed = sum(billed_requests(size) for size in sizes)
@@ -396,12 +436,12 @@ def test_oversized_event__dropped_and_counted_not_retried_forever() -> None:
     queue = RecordingQueue()
     publisher = _quiet(queue, max_bytes=4_096)
     _evaluate(publisher, 0)
-    publisher.publish({**_event(1), "user_id": "x" * 5_000})
+    publisher.publish_evaluation("x" * 5_000, "checkout_v2", True, "production", None, None)
     _evaluate(publisher, 2)
     # When flushed
     assert publisher.flush()
     # Then the two others arrive and the big one is counted as dropped
-    assert [e["user_id"] for e in queue.events()] == ["user-0", "user-2"]
+    assert [e.user_id for e in queue.events()] == ["user-0", "user-2"]
     assert publisher.dropped == 1
     assert publisher.pending() == 0
 
@@ -515,9 +555,9 @@ def test_signer__packs_sealed__open_with_the_secret_only() -> None:
     assert publisher.flush()
     # Then the pack opens with that secret, and with no other
     (body,) = queue.bodies
-    assert [e["user_id"] for e in _events(body, Signer(secret))] == [f"user-{i}" for i in range(10)]
+    assert [e.user_id for e in _events(body, Signer(secret))] == [f"user-{i}" for i in range(10)]
     with pytest.raises(packs.PackError, match="signature"):
-        _events(body, Signer(other))
+        packs.open_pack(json.loads(body), Signer(other))
 
 
 def test_pack__compresses_worse_than_the_last__split_until_it_fits() -> None:
@@ -527,13 +567,13 @@ def test_pack__compresses_worse_than_the_last__split_until_it_fits() -> None:
     publisher = _quiet(queue, max_bytes=16_384)
     publisher._ratio = 32.0
     users = [secrets.token_hex(100) for _ in range(2_000)]
-    for i, user in enumerate(users):
-        publisher.publish({**_event(i), "user_id": user})
+    for user in users:
+        publisher.publish_evaluation(user, "checkout_v2", True, "production", "on", "SPLIT")
     # When flushed
     assert publisher.flush()
     # Then no message is over the limit, and every event left once, in order
     assert all(len(body) <= 16_384 for body in queue.bodies)
-    assert [e["user_id"] for e in queue.events()] == users
+    assert [e.user_id for e in queue.events()] == users
     assert publisher.pending() == 0 and publisher.dropped == 0
 
 
@@ -549,3 +589,52 @@ def test_steady_load__packs_learn_the_ratio__far_under_one_request_per_100() -> 
     # Then SQS bills fewer than 0.1 requests per 100 evaluations (each started 64 KiB)
     assert len(queue.events()) == 30_000
     assert publisher.billed_requests / 30_000 * 100 < 0.1
+
+
+def test_encoding__lone_surrogate_in_a_chunk__only_that_event_dropped_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a chunk of evaluations, one of whose user ids JSON cannot carry as UTF-8
+    queue = RecordingQueue()
+    publisher = _quiet(queue)
+    caplog.set_level(logging.ERROR, logger=publisher_module.__name__)
+    for i in range(10):
+        if i == 4:
+            publisher.publish_evaluation(
+                "bad-\ud800", "checkout_v2", True, "production", "on", "SPLIT"
+            )
+        else:
+            _evaluate(publisher, i)
+    # When flushed
+    assert publisher.flush()
+    # Then the nine others left in one pack, in order, and the bad one is dropped,
+    # counted and logged
+    assert [e.user_id for e in queue.events()] == [f"user-{i}" for i in range(10) if i != 4]
+    assert len(queue.bodies) == 1
+    assert publisher.dropped == 1 and publisher.stats()["dropped"] == 1
+    assert publisher.pending() == 0 and publisher.sent_events == 9
+    messages = [r.getMessage() for r in caplog.records]
+    assert "an event could not be encoded" in messages
+    assert "events that cannot be sent were dropped" in messages
+
+
+def test_pack__chunk_overshoots_the_budget__filled_event_by_event_rest_put_back() -> None:
+    # Given a publisher that has not learnt any ratio yet (it plans raw bytes = sent
+    # bytes), and more events than its first pack can hold
+    queue = RecordingQueue()
+    publisher = _quiet(queue, max_bytes=8_192)
+    budget = publisher._raw_budget()
+    for i in range(1_000):
+        _evaluate(publisher, i)
+    # When the first pack is made
+    pack = publisher._make_pack()
+    # Then it holds as many rows as fit the budget, not one more, and the rest wait in order
+    assert pack is not None
+    payload = orjson.dumps(_payload(pack.body))
+    next_row = orjson.dumps(publisher._incoming[0])
+    assert len(payload) <= budget < len(payload) + len(next_row) + 2  # a comma, and the first one's
+    assert publisher._incoming[0][0] == pack.events + 1
+    assert publisher.pending() == 1_000
+    assert publisher._deliver(pack)
+    assert publisher.flush()
+    assert [e.user_id for e in queue.events()] == [f"user-{i}" for i in range(1_000)]

@@ -1,10 +1,12 @@
 """The samples in `events/` are what their JSON Schemas describe and what analytics reads:
-the bodies (signed pack, plain pack, the seed's bare event) and the deliveries (Knative's
-IntegrationSource, the `make dev` forwarder)."""
+the bodies (signed packs of rows and of events, plain pack, the seed's bare event), the
+rows payload, and the deliveries (Knative's IntegrationSource, the `make dev` forwarder)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from pathlib import Path
 
 import jsonschema_rs
@@ -20,6 +22,8 @@ EXAMPLE_SECRET = "example-events-signing-secret-not-for-use-0123456789"
 """The secret the samples are sealed with (events/README.md): an example, never for use."""
 SCHEMA_OF = {
     "signed-pack.json": "signed-pack.schema.json",
+    "rows-pack.json": "signed-pack.schema.json",
+    "payloads/rows.json": "rows-payload.schema.json",
     "pack.json": "event-pack.schema.json",
     "seed-event.json": "evaluation-event.schema.json",
     "deliveries/forwarder.json": "delivery.schema.json",
@@ -55,6 +59,49 @@ def test_signed_pack_sample__example_secret__opens_with_the_plain_pack_events() 
     # Then it is verified and holds the same events
     assert opened.signed
     assert opened.events == plain.events
+
+
+def test_rows_pack_sample__example_secret__inflates_to_the_rows_sample_read_as_events() -> None:
+    # Given the signed rows sample and the payload sample it was sealed from
+    signed = (EVENTS / "samples" / "rows-pack.json").read_text()
+    payload = json.loads((EVENTS / "samples" / "payloads" / "rows.json").read_text())
+    # When its payload is inflated, and analytics opens it with the example secret
+    inflated = json.loads(zlib.decompress(base64.b64decode(json.loads(signed)["events_zlib"])))
+    opened = parse_body(signed, signer=Signer(EXAMPLE_SECRET))
+    # Then the payload is the sample, and each row the event format 1 would carry
+    assert inflated == payload
+    assert opened.signed and opened.refused == []
+    assert [e.model_dump(exclude_none=True) for e in opened.events] == [
+        {
+            "event_id": "4c8e3f0e-8a55-4d4e-9d0c-000000000001",
+            "user_id": "user-1",
+            "flag_name": "checkout_v2",
+            "result": True,
+            "timestamp": "2026-11-24T10:00:00.120Z",
+            "environment": "production",
+            "variant": "on",
+            "reason": "TARGETING_MATCH",
+            "request_id": "7d0f6c1e2b8a4e33",
+        },
+        {
+            "event_id": "4c8e3f0e-8a55-4d4e-9d0c-000000000002",
+            "user_id": "user-2",
+            "flag_name": "checkout_v2",
+            "result": False,
+            "timestamp": "2026-11-24T10:00:00.480Z",
+            "environment": "production",
+            "variant": "off",
+            "reason": "DEFAULT",
+        },
+        {
+            "event_id": "4c8e3f0e-8a55-4d4e-9d0c-000000000003",
+            "user_id": "ünï-3",
+            "flag_name": "dark_mode",
+            "result": False,
+            "timestamp": "2026-11-24T10:00:01.051Z",
+            "reason": "DISABLED",
+        },
+    ]
 
 
 @pytest.mark.parametrize("name", ["forwarder.json", "knative-integration-source.json"])

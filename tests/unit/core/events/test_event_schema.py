@@ -6,14 +6,17 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from functions.commands.schemas import PUBLISHED, render
+from functions.core.events import packs
 from functions.core.events.schema import (
     EvaluationEvent,
     InvalidEventBody,
+    UnsignedEventBody,
     encode_evaluation,
     event_id,
     format_timestamp,
@@ -21,6 +24,7 @@ from functions.core.events.schema import (
     new_id_prefix,
     parse_body,
 )
+from functions.core.keys.signing import Signer
 
 EVENTS_DIR = Path(__file__).resolve().parents[4] / "events"
 SEED_EVENT = {
@@ -186,3 +190,149 @@ def test_event_id__prefix_and_counter__distinct_version_4_uuids() -> None:
     # Then they are all distinct UUIDs of version 4
     assert len(set(ids)) == 2_000
     assert {uuid.UUID(value).version for value in ids} == {4}
+
+
+ROWS_SIGNER = Signer("rows-" + "0123456789abcdef" * 3)
+PREFIX = "4c8e3f0e-8a55-4d4e-9d0c-"
+MOMENT = 1_795_514_400.1204817
+"""2026-11-24T10:00:00.120Z"""
+
+
+def _row(n: int, **changes: object) -> list[object]:
+    fields: dict[str, object] = {
+        "sequence": n,
+        "time": MOMENT + n,
+        "user_id": f"user-{n}",
+        "flag_name": "checkout_v2",
+        "result": n % 2 == 0,
+        "environment": "production",
+        "variant": "on",
+        "reason": "SPLIT",
+        "request_id": None,
+        **changes,
+    }
+    return [fields[name] for name in packs.ROWS_COLUMNS]
+
+
+def _rows_body(rows: list[Any], *, count: int | None = None, **payload: object) -> str:
+    document = {
+        "format": "rows",
+        "id_prefix": PREFIX,
+        "columns": list(packs.ROWS_COLUMNS),
+        "rows": rows,
+        **payload,
+    }
+    return packs.seal_payload(
+        "p-rows",
+        len(rows) if count is None else count,
+        json.dumps(document).encode(),
+        ROWS_SIGNER,
+    )
+
+
+def test_parse_body__rows_pack__events_with_prefix_ids_and_millisecond_timestamps() -> None:
+    # Given a signed rows pack: one row with a request id, one without and no variant
+    big = 0x1_0000_0000_0002  # ids keep the counter's low 48 bits
+    body = _rows_body([_row(1, request_id="req-1"), _row(big, time=MOMENT + 2, variant=None)])
+    # When analytics reads it
+    parsed = parse_body(body, signer=ROWS_SIGNER)
+    # Then the events are those format 1 carries for the same decisions
+    assert parsed.pack_id == "p-rows" and parsed.signed and parsed.refused == []
+    assert [e.model_dump(exclude_none=True) for e in parsed.events] == [
+        {
+            "event_id": f"{PREFIX}000000000001",
+            "user_id": "user-1",
+            "flag_name": "checkout_v2",
+            "result": False,
+            "timestamp": "2026-11-24T10:00:01.120Z",
+            "environment": "production",
+            "variant": "on",
+            "reason": "SPLIT",
+            "request_id": "req-1",
+        },
+        {
+            "event_id": f"{PREFIX}000000000002",
+            "user_id": f"user-{big}",
+            "flag_name": "checkout_v2",
+            "result": True,
+            "timestamp": "2026-11-24T10:00:02.120Z",
+            "environment": "production",
+            "reason": "SPLIT",
+        },
+    ]
+
+
+def test_parse_body__rows_columns_reordered_added_or_optional_left_out__mapped_by_name() -> None:
+    # Given a later producer's rows: columns in another order, one more, no request_id
+    columns = ["region", "user_id", "result", "time", "flag_name", "sequence", "reason"]
+    rows = [["eu", "user-7", True, MOMENT, "dark_mode", 7, "STATIC"]]
+    body = _rows_body(rows, columns=columns)
+    # When / Then each value is read by its column's name, the unknown one ignored
+    (event,) = parse_body(body, signer=ROWS_SIGNER).events
+    assert event.model_dump(exclude_none=True) == {
+        "event_id": f"{PREFIX}000000000007",
+        "user_id": "user-7",
+        "flag_name": "dark_mode",
+        "result": True,
+        "timestamp": "2026-11-24T10:00:00.120Z",
+        "reason": "STATIC",
+    }
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ({"x": 1}, "an array of 9 values is required"),
+        (_row(2)[:-1], "an array of 9 values is required"),
+        ([*_row(2), None], "an array of 9 values is required"),
+        (_row(2, sequence="2"), "sequence: an integer is required"),
+        (_row(2, sequence=True), "sequence: an integer is required"),
+        (_row(2, time="2026-11-24T10:00:00Z"), "time: epoch seconds are required"),
+        (_row(2, time=False), "time: epoch seconds are required"),
+        (_row(2, time=float("nan")), "time: epoch seconds within the calendar"),
+        (_row(2, time=1e300), "time: epoch seconds within the calendar"),
+        (_row(2, result="yes"), "result"),
+        (_row(2, user_id=None), "user_id"),
+        (_row(2, flag_name=""), "flag_name"),
+        (_row(2, environment="p" * 600), "environment"),
+        (_row(2, request_id=7), "request_id"),
+    ],
+)
+def test_parse_body__rows_pack_with_one_bad_row__others_kept_bad_one_reported(
+    bad: object, problem: str
+) -> None:
+    # Given a signed rows pack whose second row makes no valid event
+    body = _rows_body([_row(1), bad, _row(3)])
+    # When it is parsed
+    parsed = parse_body(body, signer=ROWS_SIGNER)
+    # Then the two good rows are events and the bad one is named by its index
+    assert [e.user_id for e in parsed.events] == ["user-1", "user-3"]
+    assert len(parsed.refused) == 1
+    assert parsed.refused[0].startswith(f"rows[1]: {problem}"), parsed.refused
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(_rows_body([_row(1), _row(2)], count=3), id="count not the rows"),
+        pytest.param(_rows_body([_row(1)], format="rows/2"), id="unknown format"),
+        pytest.param(
+            _rows_body([_row(1)[1:]], columns=list(packs.ROWS_COLUMNS[1:])), id="no sequence"
+        ),
+        pytest.param(_rows_body([_row(1)], id_prefix=None), id="no id prefix"),
+        pytest.param(
+            packs.seal_payload("p", 1, b'"rows"', ROWS_SIGNER), id="payload not an object"
+        ),
+        pytest.param(_rows_body([{"x": 1}]), id="no readable row"),
+    ],
+)
+def test_parse_body__rows_pack_malformed__refused_whole(body: str) -> None:
+    # Given / When / Then
+    with pytest.raises(InvalidEventBody):
+        parse_body(body, signer=ROWS_SIGNER)
+
+
+def test_parse_body__rows_pack_under_another_secret__unsigned_body() -> None:
+    # Given / When / Then a rows pack is trusted only under the events secret
+    with pytest.raises(UnsignedEventBody):
+        parse_body(_rows_body([_row(1)]), signer=Signer("another-" + "fedcba9876543210" * 3))
