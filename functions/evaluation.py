@@ -220,8 +220,8 @@ def evaluate(request: Request) -> Response:
     caller = checked_caller(evaluator, snapshot, request)
     args = request.args
     environment = evaluator.environment(snapshot, caller, args.get("environment"))
-    user_id = text_query(request, "user_id", limit=MAX_USER_ID)
-    flag_name = text_query(request, "flag_name", limit=MAX_FLAG_NAME)
+    user_id = text_query(args, "user_id", limit=MAX_USER_ID)
+    flag_name = text_query(args, "flag_name", limit=MAX_FLAG_NAME)
     context: dict[str, object] = {
         name: value for name, value in args.items() if name not in RESERVED_PARAMETERS
     }
@@ -295,7 +295,7 @@ def evaluate_all(request: Request) -> Response:
             "result": decision.result,
             "value": resolution.value,
             "variant": resolution.variant,
-            "reason": str(resolution.reason),
+            "reason": resolution.reason,
         }
         if resolution.rule_index is not None:
             add_rule(answer, resolution)
@@ -344,7 +344,7 @@ def _answer(
         "result": decision.result,
         "value": resolution.value,
         "variant": resolution.variant,
-        "reason": str(resolution.reason),
+        "reason": resolution.reason,
         "environment": environment,
         "config_version": freshness.version,
         "config_age_ms": freshness.age_ms,

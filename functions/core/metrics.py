@@ -19,9 +19,10 @@ Without the variable (tests, a bare `create_app`) the numbers are this process's
 
 The hot path. Writing to those files costs about a microsecond per value, so a request
 is not written there: `RequestTally.note` adds it to a plain per-worker tally (a lock,
-a dict lookup and a bisect; about 0.4 µs), which the worker's `metrics` thread moves
-into the registry every `FLUSH_SECONDS`, along with what the `before_flush` hooks bring
-up to date (the event publisher's counts, the snapshot's gauges). A scrape flushes the
+a dict lookup and a bisect), which the worker's `metrics` thread moves into the
+registry every `FLUSH_SECONDS`, after the `before_flush` hooks have brought theirs up
+to date (the event publisher's counts, the snapshot's gauges, the answers a
+summarising request log tallied itself: `RequestTally.add`). A scrape flushes the
 answering worker first, so the others are at most `FLUSH_SECONDS` behind.
 
 EMF. With `configure(..., emf=EmfSettings(...))` the same thread writes, every
@@ -252,17 +253,17 @@ class Metrics:
     def flush(self) -> None:
         """Move this worker's request tally and the hooks' numbers into the registry."""
         with self._flush_lock:
-            self.requests.flush()
             with self._hooks_lock:
                 hooks = [ref() for ref in self._hooks]
                 self._hooks = [ref for ref, hook in zip(self._hooks, hooks, strict=True) if hook]
-            for hook in hooks:
+            for hook in hooks:  # first: a hook may bring requests (`RequestTally.add`)
                 if hook is None:
                     continue
                 try:
                     hook()
                 except Exception:
                     log.exception("a metrics hook failed; the other numbers are kept")
+            self.requests.flush()
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition (every worker's numbers, added up, when they
@@ -301,6 +302,22 @@ class RequestTally:
                     _flusher.start()
             counts[bisect_left(self._BOUNDS, seconds)] += 1
             counts[-1] += seconds
+
+    def add(
+        self, method: str, route: str | None, status: int, counts: list[int], seconds: float
+    ) -> None:
+        """Requests tallied elsewhere (a summarising request log): `counts[i]` in the i-th
+        latency bucket (the last one `+Inf`), `seconds` in all."""
+        key = (method, route, status)
+        with self._lock:
+            window = self._window.get(key)
+            if window is None:
+                window = self._window[key] = [0] * (len(self._BOUNDS) + 2)
+                if _flusher.thread is None:
+                    _flusher.start()
+            for index, count in enumerate(counts):
+                window[index] += count
+            window[-1] += seconds
 
     def flush(self) -> None:
         with self._lock:

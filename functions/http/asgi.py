@@ -10,7 +10,7 @@ raw headers are built directly.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from starlette.requests import Request as StarletteRequest
@@ -27,6 +27,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+DECODED_HEADERS = "togglemaster.headers"
+"""Where `BodyLimit` leaves the request's decoded headers in the ASGI scope, for `handle`:
+the middleware reads them to find a body, and a request's headers are decoded once."""
 _NO_BODY_STATUSES = frozenset({204, 304})
 _UNFRAMED_VERSIONS = frozenset({"2", "3"})
 
@@ -36,22 +39,29 @@ async def handle(router: Router, request: StarletteRequest) -> StarletteResponse
     scope = request.scope
     method: str = scope["method"]
     path = _path(scope)
-    headers = _headers(scope["headers"])
+    values = scope.get(DECODED_HEADERS)
+    if values is None:
+        values = _decoded(scope["headers"])
     body = b""
-    if "content-length" in headers or "transfer-encoding" in headers or _unframed(scope):
+    if (
+        "content-length" in values
+        or "transfer-encoding" in values
+        or scope.get("http_version") in _UNFRAMED_VERSIONS
+    ):
         limit = router.body_limit(method, path)
-        body, refusal = await _read(request.receive, _declared(headers), limit)
+        body, refusal = await _read(request.receive, _declared(values), limit)
         if refusal is not None:
             return Sent(refusal, head=False)
     query: bytes = scope["query_string"]
+    client = scope.get("client")
     answer = router.handle(
         Request(
             method,
             path,
             query_string=query.decode("utf-8", "replace") if query else "",
-            headers=headers,
+            headers=Headers.owning(values),
             body=body,
-            client=scope["client"][0] if scope.get("client") else None,
+            client=client[0] if client else None,
         )
     )
     return Sent(answer, head=method == "HEAD")
@@ -71,9 +81,10 @@ class Sent(StarletteResponse):
             for name, value in response.headers.items()
         ]
         if response.status >= 200 and response.status not in _NO_BODY_STATUSES:
-            raw.append((b"content-length", str(len(body)).encode("latin-1")))
-        if response.media_type is not None:
-            raw.append((b"content-type", response.media_type.encode("latin-1")))
+            raw.append((b"content-length", b"%d" % len(body)))
+        media_type = response.media_type
+        if media_type is not None:
+            raw.append((b"content-type", media_type.encode("latin-1")))
         self.raw_headers = raw
 
 
@@ -101,19 +112,17 @@ class BodyLimit:
         if kind != "http":
             await self.app(scope, receive, send)
             return
-        declared: int | None = None
-        has_body = False
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                has_body = True
-                declared = int(value) if value.isdigit() else None
-            elif name == b"transfer-encoding":
-                has_body = True
-        if not has_body and not _unframed(scope):
+        values = _decoded(scope["headers"])
+        scope[DECODED_HEADERS] = values  # `handle` reads them from here
+        if (
+            "content-length" not in values
+            and "transfer-encoding" not in values
+            and not _unframed(scope)
+        ):
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope["method"], _path(scope))
-        body, refusal = await _read(receive, declared, limit)
+        body, refusal = await _read(receive, _declared(values), limit)
         if refusal is not None:
             await _send(refusal, scope, send)
             return
@@ -192,14 +201,18 @@ def _path(scope: Scope) -> str:
     return path if path.startswith("/") and not path.startswith("//") else "/" + path.lstrip("/")
 
 
-def _headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+def _decoded(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """ASGI servers send names in lower case; a repeated header's values are joined."""
-    values: dict[str, str] = {}
-    for name, value in raw:
+    pairs = raw if isinstance(raw, list) else list(raw)
+    values = {name.decode("latin-1"): value.decode("latin-1") for name, value in pairs}
+    if len(values) == len(pairs):
+        return values
+    values = {}
+    for name, value in pairs:
         key = name.decode("latin-1")
         text = value.decode("latin-1")
         values[key] = f"{values[key]}, {text}" if key in values else text
-    return Headers.owning(values)
+    return values
 
 
 def _header(raw: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
@@ -209,6 +222,6 @@ def _header(raw: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
     return None
 
 
-def _declared(headers: Headers) -> int | None:
+def _declared(headers: Mapping[str, str]) -> int | None:
     declared = headers.get("content-length")
     return int(declared) if declared is not None and declared.isdigit() else None

@@ -10,6 +10,7 @@ adapter must decode, and the query string parsed only when a route asks for it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from typing import cast
 from urllib.parse import unquote_plus
 
 
@@ -19,22 +20,36 @@ class QueryArgs:
     `get` answers the first value, as the routes always have; `getlist` every one.
     """
 
-    __slots__ = ("_pairs", "_values")
+    __slots__ = ("_first", "_pairs")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self._pairs = list(pairs)
-        values: dict[str, list[str]] = {}
+        first: dict[str, str] = {}
         for name, value in self._pairs:
-            values.setdefault(name, []).append(value)
-        self._values = values
+            first.setdefault(name, value)
+        self._first = first
 
     @classmethod
     def parse(cls, query: str) -> QueryArgs:
         """`a=1&b=&c`: split on `&`, percent- and plus-decoded as UTF-8 (bad bytes become
         U+FFFD), blank values kept: what `urllib.parse.parse_qsl` answers, without
         decoding the pairs that need none (most of them, on the hot path)."""
+        args = cls.__new__(cls)
+        if "%" not in query and "+" not in query:
+            # Nothing to decode (most queries): `name=value` → (name, value), in one pass.
+            plain = cast(
+                list[tuple[str, str]],
+                [part.partition("=")[::2] for part in query.split("&") if part],
+            )
+            args._pairs = plain
+            args._first = dict(plain)
+            if len(args._first) < len(plain):
+                args._first = {}
+                for name, value in plain:
+                    args._first.setdefault(name, value)
+            return args
         pairs: list[tuple[str, str]] = []
-        values: dict[str, list[str]] = {}
+        first: dict[str, str] = {}
         for part in query.split("&"):
             if not part:
                 continue
@@ -43,40 +58,35 @@ class QueryArgs:
                 name = unquote_plus(name, errors="replace")
                 value = unquote_plus(value, errors="replace")
             pairs.append((name, value))
-            known = values.get(name)
-            if known is None:
-                values[name] = [value]
-            else:
-                known.append(value)
-        args = cls.__new__(cls)
+            if name not in first:
+                first[name] = value
         args._pairs = pairs
-        args._values = values
+        args._first = first
         return args
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self._values.get(name)
-        return values[0] if values else default
+        return self._first.get(name, default)
 
     def getlist(self, name: str) -> list[str]:
-        return list(self._values.get(name, ()))
+        return [value for named, value in self._pairs if named == name]
 
     def items(self, multi: bool = False) -> Iterator[tuple[str, str]]:
         """Each name with its first value; `multi`: every pair, in the order sent."""
         if multi:
             return iter(self._pairs)
-        return ((name, values[0]) for name, values in self._values.items())
+        return iter(self._first.items())
 
     def keys(self) -> Iterator[str]:
-        return iter(self._values)
+        return iter(self._first)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+        return iter(self._first)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._values
+        return name in self._first
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._first)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, QueryArgs) and self._pairs == other._pairs

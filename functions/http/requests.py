@@ -23,7 +23,7 @@ from functions.core.models.problems import Problem, accepted_fields, problems
 from functions.core.parsing import parse_json, parse_yaml
 from functions.core.services.preconditions import IfMatch
 from functions.http.limits import MAX_BODY_BYTES
-from functions.http.messages import Request
+from functions.http.messages import QueryArgs, Request
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 
@@ -31,11 +31,13 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    header = request.headers.get("authorization")
+    if not header:
         return None
-    return token.strip()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
 
 
 def if_match(request: Request) -> IfMatch | None:
@@ -180,9 +182,11 @@ def int_query(
     return int(raw)
 
 
-def text_query(request: Request, name: str, *, limit: int) -> str:
-    """A required, non-empty query parameter of at most `limit` characters."""
-    value = request.args.get(name, "")
+def text_query(request: Request | QueryArgs, name: str, *, limit: int) -> str:
+    """A required, non-empty query parameter of at most `limit` characters (from the
+    request, or its `args` already at hand)."""
+    args = request.args if isinstance(request, Request) else request
+    value = args.get(name)
     if not value:
         raise BadRequest(f"query parameter '{name}' is required", parameter=name)
     if len(value) > limit:

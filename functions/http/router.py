@@ -80,6 +80,7 @@ import's limit is a variable, validated at start-up, read once the settings are)
 
 
 DENIAL_STATUSES = frozenset({401, 403, 429})
+_NO_ARGUMENTS: Mapping[str, Any] = {}
 
 
 def note_denial(error: ToggleMasterError) -> None:
@@ -270,13 +271,20 @@ class Router:
             query = request.query_string
             if "\x00" in path or "%00" in query or "\x00" in query:
                 check_query([path, *(p for pair in request.args.items(multi=True) for p in pair)])
-            route, arguments = self._match(request.method, path)
-            refusal = body_refusal(len(request.body), route.body_limit)
-            if refusal is not None:
-                return refusal, route.path
+            static = self._static.get(path)
+            route = None if static is None else static.get(request.method)
+            arguments: Mapping[str, Any] = _NO_ARGUMENTS
+            if route is None:
+                route, arguments = self._match(request.method, path)
+            if request.body:
+                refusal = body_refusal(len(request.body), route.body_limit)
+                if refusal is not None:
+                    return refusal, route.path
             if route.accepted is not None and query:
                 refuse_unknown_parameters(request, route.accepted)
-            return route.handler(request, **arguments), route.path
+            if arguments:
+                return route.handler(request, **arguments), route.path
+            return route.handler(request), route.path
         except WerkzeugNotFound:
             return error_response(NotFound(f"no route for {request.method} {path}")), None
         except WerkzeugMethodNotAllowed as exc:

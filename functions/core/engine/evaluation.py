@@ -84,6 +84,10 @@ FlagLookup = Callable[[str], Requirable | None]
 """A flag of the same environment and configuration by key; None when there is none."""
 
 
+_MAX_SERVED = 1024
+"""Resolutions remembered per flag at most (variants × reasons × rules: far fewer)."""
+
+
 class _TargetingKeyMissing(Exception):
     """A split cannot bucket a context that lacks its attribute."""
 
@@ -237,7 +241,13 @@ def _variant(
     rule_index: int | None = None,
     rule_id: str | None = None,
 ) -> Resolution:
-    return Resolution(definition.variants[variant], variant, reason, rule_index, rule_id)
+    answer = (variant, reason, rule_index, rule_id)
+    served = definition.served.get(answer)
+    if served is None:
+        served = Resolution(definition.variants[variant], variant, reason, rule_index, rule_id)
+        if len(definition.served) < _MAX_SERVED:
+            definition.served[answer] = served
+    return served
 
 
 def _failure(definition: FlagDefinition | None, code: str, message: str) -> Resolution:

@@ -8,7 +8,7 @@ knowing about either.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -48,6 +48,12 @@ class FlagDefinition:
     off_variant: str
     default_variant: str
     archived: bool = False
+    served: dict[tuple[str, Reason, int | None, str | None], Resolution] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """The resolutions this flag has served, by variant, reason and rule: a flag serves
+    a handful of distinct answers, and building one (a frozen value of eight fields)
+    costs more than the rest of a decision (see `engine.evaluation._variant`)."""
 
 
 @dataclass(frozen=True, slots=True)

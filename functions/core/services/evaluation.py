@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from functions.core import engine
 from functions.core.errors import EnvironmentNotFound, ServiceUnavailable
 from functions.core.keys.access import Caller, refused, resolve_environment
 from functions.core.keys.material import hash_key, looks_like_key
+from functions.core.keys.passed_tokens import PassedTokens
 from functions.core.keys.usage import KeyUsage
 from functions.core.mappers.evaluation import CompiledFlag
 from functions.core.models.keys import Refusal
@@ -44,17 +44,16 @@ FIRST_LOAD_WAIT_SECONDS = 5.0
 """How long a request made during a cold start waits for the first snapshot."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One flag decided (a tuple: a request builds one per flag it decides)."""
+
     flag_name: str
     resolution: engine.Resolution
     definition: engine.FlagDefinition | None
-    has_rules: bool = False
+    has_rules: bool
     """An enabled rule document applies in this environment (OFREP: not STATIC)."""
-
-    @property
-    def result(self) -> bool:
-        return seed_result(self.resolution, self.definition)
+    result: bool
+    """The seed's boolean (see the module's doc)."""
 
 
 class EvaluationService:
@@ -71,6 +70,7 @@ class EvaluationService:
         self._default_environment = default_environment
         self._usage = usage
         self._invalid_logged: set[tuple[str, str, int]] = set()
+        self._passed = PassedTokens()
 
     @property
     def keeper(self) -> SnapshotKeeper:
@@ -89,21 +89,22 @@ class EvaluationService:
 
     def caller(self, snapshot: Snapshot, token: str | None, scope: str = "evaluate") -> Caller:
         """The caller behind the key, from the snapshot: a random or forged key is
-        refused without asking anyone."""
+        refused without asking anyone. A token that passed against these same keys is
+        not hashed again (`keys.passed_tokens`)."""
         if not token:
             raise refused(Refusal.missing())
         now = time.time()
-        grant = snapshot.grant(hash_key(token), now) if looks_like_key(token) else None
-        if grant is None:
-            raise refused(_refusal(snapshot, token))
+        grants = snapshot.grants
+        passed = self._passed.get(grants, token)
+        if passed is not None and not passed[0].expired(now):
+            grant, caller = passed
+        else:
+            found = snapshot.grant(hash_key(token), now) if looks_like_key(token) else None
+            if found is None:
+                raise refused(_refusal(snapshot, token))
+            grant, caller = found, self._passed.remember(grants, token, found)
         if self._usage is not None:
             self._usage.note(grant.key_id, now)
-        caller = Caller(
-            key_id=grant.key_id,
-            name=grant.name,
-            scopes=grant.scopes,
-            environment=grant.environment,
-        )
         caller.require(scope)
         return caller
 
@@ -130,12 +131,12 @@ class EvaluationService:
         if emit and config.definition is not None:
             resolution = decision.resolution
             self._publisher.publish_evaluation(
-                user_id=user_id,
-                flag_name=flag_name,
-                result=decision.result,
-                environment=environment,
-                variant=resolution.variant,
-                reason=str(resolution.reason),
+                user_id,
+                flag_name,
+                decision.result,
+                environment,
+                resolution.variant,
+                resolution.reason,
             )
         return decision
 
@@ -172,16 +173,28 @@ class EvaluationService:
                 error_code="PARSE_ERROR",
                 error_message=config.invalid_rules,
             )
-            return Decision(flag_name, failure, config.definition, has_rules=True)
+            return Decision(
+                flag_name, failure, config.definition, True, seed_result(failure, config.definition)
+            )
+        ruleset = config.ruleset
         resolution = engine.evaluate(
             config.definition,
             config.enabled,
-            config.ruleset,
+            ruleset,
             context,
             config.segments,
-            lookup=partial(snapshot.flag, environment),
+            lookup=partial(snapshot.flag, environment)
+            if ruleset is not None and ruleset.prerequisites
+            else None,
         )
-        return Decision(flag_name, resolution, config.definition, config.ruleset is not None)
+        definition = config.definition
+        return Decision(
+            flag_name,
+            resolution,
+            definition,
+            ruleset is not None,
+            seed_result(resolution, definition),
+        )
 
     def _log_invalid(self, snapshot: Snapshot, environment: str, name: str, problem: str) -> None:
         """Once per flag, environment and configuration version, not once per request."""

@@ -30,8 +30,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import redis
 
@@ -60,8 +59,10 @@ COPY_AUDIT_SECONDS = 5.0
 """How often, when nothing changes, a process checks that the Redis copy is still there."""
 
 
-@dataclass(frozen=True, slots=True)
-class Freshness:
+class Freshness(NamedTuple):
+    """What every answer says of the snapshot it was decided on (a tuple: one per
+    request)."""
+
     version: int
     age_ms: int
     stale: bool
@@ -119,6 +120,8 @@ class SnapshotKeeper:
         self._confirmed = 0.0
         self._apply_lock = threading.Lock()
         self._loaded = threading.Event()
+        self.loaded = False
+        """Whether a snapshot is held (`_loaded`, readable without a call)."""
         self._stop = threading.Event()
         self._copy_wanted = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -136,14 +139,14 @@ class SnapshotKeeper:
 
     def freshness(self) -> Freshness:
         snapshot = self.current
-        if not self._loaded.is_set():
+        if not self.loaded:
             return Freshness(snapshot.config.version, 0, True)
         age = time.monotonic() - self._confirmed
         return Freshness(snapshot.config.version, int(age * 1000), age > self._stale_after)
 
-    @property
-    def loaded(self) -> bool:
-        return self._loaded.is_set()
+    def _mark_loaded(self) -> None:
+        self._loaded.set()
+        self.loaded = True
 
     def wait_loaded(self, timeout: float) -> bool:
         return self._loaded.wait(timeout)
@@ -211,7 +214,7 @@ class SnapshotKeeper:
         self._stop = threading.Event()
         self._loaded = threading.Event()
         if loaded:
-            self._loaded.set()
+            self._mark_loaded()
         self._threads = []
         self.start()
 
@@ -234,7 +237,7 @@ class SnapshotKeeper:
             except ServiceUnavailable as exc:
                 self._postgres.failed(exc)
             finally:
-                self._loaded.set()
+                self._mark_loaded()
             return
         config = self._config_source.whole()
         keys = self._key_source.whole()
@@ -244,7 +247,7 @@ class SnapshotKeeper:
             self.current = with_all_keys(snapshot, keys.version, keys.documents.values())
             self._confirmed = time.monotonic()
             self.source = "postgresql"
-            self._loaded.set()
+            self._mark_loaded()
         self._want_whole_copy()
 
     def _load_from_redis(self) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from functions.core import metrics
 from functions.core.logs import configure_logging
 from functions.http.messages import Headers, Request, Response
 from functions.http.responses import json_response
@@ -143,3 +144,47 @@ def test_handle__summarising_router__success_costs_under_3_microseconds_more(
     # Then summarising adds little (a generous bound: a written line costs about 20 µs)
     assert cost(summarising) - cost(quiet) < 3e-6
     summarising.requests.flush()
+
+
+def test_handle__summarising_router__answers_reach_the_metrics_without_loss(
+    lines: io.StringIO,
+) -> None:
+    # Given fresh metrics and a router that summarises its successful answers
+    fresh = metrics.reset()
+    router = _router(summarise_every=3600)
+
+    def served() -> float | None:
+        return fresh.registry.get_sample_value(
+            "togglemaster_http_requests_total",
+            {"method": "GET", "route": "/things/<name>", "status": "200"},
+        )
+
+    def timed() -> float | None:
+        return fresh.registry.get_sample_value(
+            "togglemaster_http_request_duration_seconds_count",
+            {"method": "GET", "route": "/things/<name>"},
+        )
+
+    # When three answers are counted at a metrics flush, two more land just before the
+    # log's own window is written, and one after it
+    for name in ("a", "b", "c"):
+        _get(router, f"/things/{name}")
+    fresh.flush()
+    assert (served(), timed()) == (3, 3)
+    _get(router, "/things/d")
+    _get(router, "/things/e")
+    router.requests.flush()
+    _get(router, "/things/f")
+    fresh.render()
+    # Then every answer is in the metrics once, counted and timed
+    assert (served(), timed()) == (6, 6)
+    # And a 404, logged at once, is counted as well
+    _get(router, "/things/missing")
+    fresh.flush()
+    assert (
+        fresh.registry.get_sample_value(
+            "togglemaster_http_requests_total",
+            {"method": "GET", "route": "/things/<name>", "status": "404"},
+        )
+        == 1
+    )
