@@ -182,10 +182,8 @@ def int_query(
     return int(raw)
 
 
-def text_query(request: Request | QueryArgs, name: str, *, limit: int) -> str:
-    """A required, non-empty query parameter of at most `limit` characters (from the
-    request, or its `args` already at hand)."""
-    args = request.args if isinstance(request, Request) else request
+def text_query(args: QueryArgs, name: str, *, limit: int) -> str:
+    """A required, non-empty query parameter of at most `limit` characters."""
     value = args.get(name)
     if not value:
         raise BadRequest(f"query parameter '{name}' is required", parameter=name)

@@ -164,7 +164,7 @@ class EventPublisher:
         self._lock = threading.Lock()
         self._incoming: deque[_Evaluation] = deque()
         self._sequence = 0
-        self._published = 0
+        """Events published so far: the last one's sequence number."""
         self._dropped = 0
         self._held = 0
         """Events out of `_incoming` that the sender owns: being encoded, or in `_pack`."""
@@ -219,15 +219,14 @@ class EventPublisher:
         now = _time()
         request_id = correlation_id.get()
         with self._lock:
-            self._sequence += 1
-            self._published += 1
+            sequence = self._sequence = self._sequence + 1
             incoming = self._incoming
             if len(incoming) >= self._capacity:
                 incoming.popleft()
                 self._dropped += 1
             incoming.append(
                 (
-                    self._sequence,
+                    sequence,
                     now,
                     user_id,
                     flag_name,
@@ -273,7 +272,7 @@ class EventPublisher:
             numbers = {
                 "buffered": len(self._incoming) + self._held,
                 "capacity": self._capacity,
-                "published": self._published,
+                "published": self._sequence,
                 "dropped": self._dropped,
                 "sent": self._sent_events,
                 "failed": self._failed_events,
@@ -579,7 +578,7 @@ class EventPublisher:
         """Bring the metrics up to date (sender rounds, and before each scrape)."""
         with self._lock:
             totals = (
-                self._published,
+                self._sequence,
                 self._dropped,
                 self._sent_events,
                 self._billed,
