@@ -317,7 +317,14 @@ def test_dynamodb_down_longer_than_old_redrive__nothing_valid_dead_lettered_all_
             time.sleep(outage)
             refused_during_outage = proxy.refused
             proxy.fail = set()
-            assert _eventually(lambda: len(scan(moto_endpoint, table)) == 33, timeout=60)
+            # (raw items are written before a pack's counters: wait for both)
+            assert _eventually(
+                lambda: (
+                    len(scan(moto_endpoint, table)) == 33
+                    and sum(flag_counts(moto_endpoint, table).values()) == 33
+                ),
+                timeout=60,
+            )
     # Then analytics was refused throughout, nothing was dead-lettered, and all is stored
     assert refused_during_outage > 0
     assert _dlq_count(moto_endpoint, queue_url) == 0
