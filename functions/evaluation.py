@@ -26,6 +26,7 @@ from functions.core.errors import Unauthorized, Unprocessable
 from functions.core.keys.access import Caller
 from functions.core.keys.signing import Signer
 from functions.core.keys.usage import KeyUsage
+from functions.core.memory import settle_long_lived
 from functions.core.models.evaluation import (
     BulkEvaluateRequest,
     BulkEvaluationResult,
@@ -60,6 +61,9 @@ line each: a line costs more than a decision (see `functions.http.request_log`).
 router = Router("evaluation", __doc__, summarise_every=REQUEST_SUMMARY_SECONDS)
 
 RESERVED_PARAMETERS = frozenset({"user_id", "flag_name", "environment"})
+START_SETTLE_SECONDS = 60.0
+"""How long a new worker waits for its first snapshot to settle its heap after it
+(`memory.settle_long_lived`); a worker still loading then is left as it is."""
 
 
 @once
@@ -153,7 +157,14 @@ def warm() -> None:
 
 
 def _start_in_background() -> None:
-    threading.Thread(target=service, name="evaluation-start", daemon=True).start()
+    threading.Thread(target=_start, name="evaluation-start", daemon=True).start()
+
+
+def _start() -> None:
+    """Build the service (its snapshot starts loading); once loaded, settle the heap."""
+    held = service().keeper
+    if held.wait_loaded(START_SETTLE_SECONDS):
+        settle_long_lived()
 
 
 def _snapshot_check() -> CheckResult:
