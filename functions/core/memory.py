@@ -60,13 +60,13 @@ MIDDLE_THRESHOLD = 50
 
 def settle_long_lived() -> None:
     """For a process that has loaded what it keeps (evaluation's snapshot, its imports):
-    collect once, then move every object that survived out of the collector's sight
-    (`gc.freeze`), and collect the young less often. A request's objects die young
-    and make no cycles, so the collections a busy worker ran every few dozen requests
-    (young) and every few hundred (middle, up to 5 ms here, each a stall for every
-    request in flight: the p99) found next to nothing. A later snapshot is freed by
-    reference counting as before; only cycles wait longer."""
-    gc.collect()
+    move every object it holds out of the collector's sight (`gc.freeze`, at once: no
+    collection first, which would stall a cold start's first requests for as long as
+    it walks the snapshot), and collect the young less often. A request's objects die
+    young and make no cycles, so the collections a busy worker ran every few dozen
+    requests (young) and every few hundred (middle, up to 5 ms here, each a stall for
+    every request in flight: the p99) found next to nothing. A later snapshot is freed
+    by reference counting as before; only cycles wait longer."""
     gc.freeze()
     _, _, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, oldest)
