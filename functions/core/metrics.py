@@ -293,13 +293,8 @@ class RequestTally:
 
     def note(self, method: str, route: str | None, status: int, seconds: float) -> None:
         """`route`: the pattern that answered (None: none did)."""
-        key = (method, route, status)
         with self._lock:
-            counts = self._window.get(key)
-            if counts is None:
-                counts = self._window[key] = [0] * (len(self._BOUNDS) + 2)
-                if _flusher.thread is None:
-                    _flusher.start()
+            counts = self._counts((method, route, status))
             counts[bisect_left(self._BOUNDS, seconds)] += 1
             counts[-1] += seconds
 
@@ -308,16 +303,21 @@ class RequestTally:
     ) -> None:
         """Requests tallied elsewhere (a summarising request log): `counts[i]` in the i-th
         latency bucket (the last one `+Inf`), `seconds` in all."""
-        key = (method, route, status)
         with self._lock:
-            window = self._window.get(key)
-            if window is None:
-                window = self._window[key] = [0] * (len(self._BOUNDS) + 2)
-                if _flusher.thread is None:
-                    _flusher.start()
+            window = self._counts((method, route, status))
             for index, count in enumerate(counts):
                 window[index] += count
             window[-1] += seconds
+
+    def _counts(self, key: tuple[str, str | None, int]) -> list[float]:
+        """Under _lock: the window's counts for `key`, made (and the flusher started) on
+        first use."""
+        counts = self._window.get(key)
+        if counts is None:
+            counts = self._window[key] = [0] * (len(self._BOUNDS) + 2)
+            if _flusher.thread is None:
+                _flusher.start()
+        return counts
 
     def flush(self) -> None:
         with self._lock:
