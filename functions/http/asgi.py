@@ -43,11 +43,7 @@ async def handle(router: Router, request: StarletteRequest) -> StarletteResponse
     if values is None:
         values = _decoded(scope["headers"])
     body = b""
-    if (
-        "content-length" in values
-        or "transfer-encoding" in values
-        or scope.get("http_version") in _UNFRAMED_VERSIONS
-    ):
+    if _may_have_body(values, scope):
         limit = router.body_limit(method, path)
         body, refusal = await _read(request.receive, _declared(values), limit)
         if refusal is not None:
@@ -114,11 +110,7 @@ class BodyLimit:
             return
         values = _decoded(scope["headers"])
         scope[DECODED_HEADERS] = values  # `handle` reads them from here
-        if (
-            "content-length" not in values
-            and "transfer-encoding" not in values
-            and not _unframed(scope)
-        ):
+        if not _may_have_body(values, scope):
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope["method"], _path(scope))
@@ -188,6 +180,12 @@ async def _send(response: Response, scope: Scope, send: Send) -> None:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
+
+
+def _may_have_body(headers: Mapping[str, str], scope: Scope) -> bool:
+    """Whether the request declares a body (Content-Length, chunked), or may send one
+    unframed: an HTTP/1 request that declares none has none."""
+    return "content-length" in headers or "transfer-encoding" in headers or _unframed(scope)
 
 
 def _unframed(scope: Scope) -> bool:

@@ -14,6 +14,17 @@ from typing import cast
 from urllib.parse import unquote_plus
 
 
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Each name's first value, in the order the names came."""
+    first = dict(pairs)
+    if len(first) == len(pairs):
+        return first  # no name repeated (most queries): one C-level pass
+    first = {}
+    for name, value in pairs:
+        first.setdefault(name, value)
+    return first
+
+
 class QueryArgs:
     """The query parameters, in order, a name possibly repeated (`?tag=a&tag=b`).
 
@@ -24,44 +35,32 @@ class QueryArgs:
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self._pairs = list(pairs)
-        first: dict[str, str] = {}
-        for name, value in self._pairs:
-            first.setdefault(name, value)
-        self._first = first
+        self._first = _first_values(self._pairs)
 
     @classmethod
     def parse(cls, query: str) -> QueryArgs:
         """`a=1&b=&c`: split on `&`, percent- and plus-decoded as UTF-8 (bad bytes become
         U+FFFD), blank values kept: what `urllib.parse.parse_qsl` answers, without
         decoding the pairs that need none (most of them, on the hot path)."""
-        args = cls.__new__(cls)
         if "%" not in query and "+" not in query:
             # Nothing to decode (most queries): `name=value` → (name, value), in one pass.
-            plain = cast(
+            pairs = cast(
                 list[tuple[str, str]],
                 [part.partition("=")[::2] for part in query.split("&") if part],
             )
-            args._pairs = plain
-            args._first = dict(plain)
-            if len(args._first) < len(plain):
-                args._first = {}
-                for name, value in plain:
-                    args._first.setdefault(name, value)
-            return args
-        pairs: list[tuple[str, str]] = []
-        first: dict[str, str] = {}
-        for part in query.split("&"):
-            if not part:
-                continue
-            name, _, value = part.partition("=")
-            if "%" in part or "+" in part:
-                name = unquote_plus(name, errors="replace")
-                value = unquote_plus(value, errors="replace")
-            pairs.append((name, value))
-            if name not in first:
-                first[name] = value
+        else:
+            pairs = []
+            for part in query.split("&"):
+                if not part:
+                    continue
+                name, _, value = part.partition("=")
+                if "%" in part or "+" in part:
+                    name = unquote_plus(name, errors="replace")
+                    value = unquote_plus(value, errors="replace")
+                pairs.append((name, value))
+        args = cls.__new__(cls)
         args._pairs = pairs
-        args._first = first
+        args._first = _first_values(pairs)
         return args
 
     def get(self, name: str, default: str | None = None) -> str | None:

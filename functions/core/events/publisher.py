@@ -184,8 +184,7 @@ class EventPublisher:
 
         # The sender's own, under _send_lock.
         self._send_lock = threading.Lock()
-        self._id_prefix = new_id_prefix()
-        self._rows_head = packs.rows_head(self._id_prefix)
+        self._new_producer_id()
         self._pack: _Pack | None = None
         self._flush_at = clock() + flush_seconds
         self._retry_at = 0.0
@@ -615,6 +614,10 @@ class EventPublisher:
         self._thread = None
         self._wake = threading.Event()
         self._stopped = threading.Event()
+        self._new_producer_id()
+
+    def _new_producer_id(self) -> None:
+        """The prefix of this process's event ids, and the head of its rows payloads."""
         self._id_prefix = new_id_prefix()
         self._rows_head = packs.rows_head(self._id_prefix)
 
