@@ -61,14 +61,20 @@ def keeper_for(auth_db: str, redis_url: str) -> Iterator[KeeperFactory]:
         made.append(keeper)
         keeper.start()
         deadline = time.monotonic() + 5
-        while keeper.status()["notices"] != "subscribed" and redis is None:
-            assert time.monotonic() < deadline, "not subscribed"
+        while not _ready(keeper.status(), subscribed=redis is None):
+            assert time.monotonic() < deadline, f"not ready: {keeper.status()}"
             time.sleep(0.01)
         return keeper
 
     yield make
     for keeper in made:
         keeper.close()
+
+
+def _ready(status: dict[str, Any], *, subscribed: bool) -> bool:
+    """Loaded from PostgreSQL, and listening when the test's Redis is the real one: a
+    version read before the first load would be the empty one."""
+    return bool(status["loaded"]) and (not subscribed or status["notices"] == "subscribed")
 
 
 def _create(keys: AuthService, **fields: Any) -> tuple[int, str]:
