@@ -35,7 +35,7 @@ from functions.devstack.stack import DevStack, private_stack
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or 25
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or 15
 """Generated requests per operation and mode; `make fuzz` raises it."""
 CAMPAIGN = "FUZZ_EXAMPLES" in os.environ
 CHECKS: list[CheckFunction] = [
