@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,16 @@ def build() -> tuple[Interface, Any]:
 
     _route_everything_to_the_target(app)
     return "asgi", asgi_adapter.BodyLimit(app, limit)
+
+
+def start_main_process_work() -> Callable[[], None] | None:
+    """What the target's module runs in the server's main process before the fork
+    (evaluation: the event relay), if anything; what stops it when the server is done."""
+    module = sys.modules.get(f"functions.{os.environ.get('FUNCTION_TARGET', '')}")
+    start = getattr(module, "relay_events", None)
+    if start is None:
+        return None
+    return start().close  # type: ignore[no-any-return]
 
 
 def worker_started() -> None:

@@ -52,7 +52,8 @@ from functions.http.startup import on_shutdown, once
 from functions.http.throttle import Throttle, failure_throttle
 
 if TYPE_CHECKING:
-    from functions.core.events.publisher import EventPublisher
+    from functions.core.events.publisher import EventPublisher, Sender
+    from functions.core.events.relay import EventRelay
 
 REQUEST_SUMMARY_SECONDS = 10.0
 """Successful answers are logged as one line per route and status this often, not one
@@ -71,16 +72,41 @@ def settings() -> EvaluationSettings:
     return EvaluationSettings.from_env(os.environ)
 
 
-@once
-def publisher() -> EventPublisher:
-    from functions.core.adapters import aws  # boto3: loaded by the worker, after start
-    from functions.core.events.publisher import EventPublisher, sqs_sender
-    from functions.core.keys.signing import Signer
+_relay: EventRelay | None = None
+"""The main process's event relay, when `togglemaster-serve` started one before forking
+this worker (`relay_events`)."""
+
+
+def relay_events() -> EventRelay:
+    """Called by `togglemaster-serve` in its main process before it forks the workers:
+    that process sends their events to SQS (`functions.core.events.relay` says why)."""
+    global _relay
+    from functions.core.events.relay import EventRelay
+
+    _relay = EventRelay(_sqs_sender)
+    return _relay
+
+
+def _sqs_sender() -> Sender:
+    from functions.core.adapters import aws  # boto3: loaded where it sends, after start
+    from functions.core.events.publisher import sqs_sender
 
     config = settings()
     sqs = aws.client("sqs", config.aws_region, config.aws_endpoint_url)
+    return sqs_sender(sqs, config.aws_sqs_url)
+
+
+@once
+def publisher() -> EventPublisher:
+    from functions.core.events.publisher import EventPublisher
+    from functions.core.events.relay import RelaySender
+
+    config = settings()
+    relay = _relay
+    forked = relay is not None and not relay.is_own_process()
     events = EventPublisher(
-        sqs_sender(sqs, config.aws_sqs_url),
+        RelaySender(relay.path) if relay is not None and forked else _sqs_sender(),
+        via="relay" if forked else "sqs",
         capacity=config.event_buffer_size,
         flush_seconds=config.event_flush_seconds,
         signer=Signer(config.events_signing_secret),

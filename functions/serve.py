@@ -17,6 +17,10 @@ Metrics: before the fork it points PROMETHEUS_MULTIPROC_DIR at an emptied direct
 (the one given, or a private one removed on exit), where every worker keeps its numbers
 for `GET /metrics` to add up, whichever worker answers the scrape.
 
+Events: for evaluation, the main process also sends the workers' event packs to SQS
+(`functions.core.events.relay`): it idles once the workers are forked, and boto3's
+Python then runs under a GIL no request waits for.
+
 SIGTERM: granian stops taking connections, each worker finishes its requests and runs
 the shutdown hooks (lifespan shutdown, or worker exit); a worker still running after
 SHUTDOWN_SECONDS is killed, so that the process always exits well inside Knative's
@@ -151,6 +155,7 @@ def _serve(settings: ServeSettings) -> None:
     if settings.source is not None:
         os.environ["FUNCTION_SOURCE"] = settings.source
     interface, _app = apps.build()
+    stop_main_process_work = apps.start_main_process_work()
     asgi = interface == "asgi"
     server = Server(
         f"functions.apps:{interface}",
@@ -166,7 +171,11 @@ def _serve(settings: ServeSettings) -> None:
         http=HTTPModes.http1,
         workers_kill_timeout=SHUTDOWN_SECONDS,
     )
-    server.serve(target_loader=_load)
+    try:
+        server.serve(target_loader=_load)
+    finally:
+        if stop_main_process_work is not None:
+            stop_main_process_work()  # the workers are gone: their last events went out
 
 
 def main() -> None:

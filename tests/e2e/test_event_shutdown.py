@@ -1,5 +1,6 @@
 """Events buffered when evaluation is told to stop are sent before it exits
-(DESIGN.md §4: flushed at least every second, and again on SIGTERM)."""
+(DESIGN.md §4: flushed at least every second, and again on SIGTERM), through the
+server's main process (`events.relay`), which outlives its workers' last flush."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def test_evaluation__sigterm_before_the_flush_interval__buffered_events_delivere
                 timeout=10,
             )
             assert answer.status_code == 200
+        # (which the workers hand to the server's main process to send)
+        status = requests.get(f"{stack.url_of('evaluation')}/status", timeout=10).json()
+        assert status["events"]["via"] == "relay"
         # When evaluation gets SIGTERM at once, well within the interval
         stack.stop_function("evaluation")
         # Then all 20 events still reach DynamoDB

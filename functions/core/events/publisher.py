@@ -59,6 +59,7 @@ import orjson
 
 from functions.core import metrics as process_metrics
 from functions.core.events import packs
+from functions.core.events.relay import RelayError
 from functions.core.events.schema import SQS_MAX_MESSAGE_BYTES, new_id_prefix
 from functions.core.keys.signing import Signer
 from functions.core.logs import correlation_id
@@ -145,10 +146,13 @@ class EventPublisher:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
         background: bool = True,
+        via: str = "sqs",
     ) -> None:
         """`background=False` starts no sender thread: the caller drives `step()` (tests,
-        with a fake `clock`)."""
+        with a fake `clock`); `via`: how `send` reaches SQS, for `stats()` (`sqs`
+        itself, or the server's main process, `relay`)."""
         self._send = send
+        self._via = via
         self._capacity = capacity
         self._flush_seconds = flush_seconds
         self._max_bytes = max_bytes
@@ -281,6 +285,7 @@ class EventPublisher:
         failing_since = self._failing_since
         return {
             **numbers,
+            "via": self._via,
             "delivery_failing": failing_since is not None,
             "failing_for_seconds": (
                 None if failing_since is None else round(self._clock() - failing_since, 3)
@@ -519,13 +524,14 @@ class EventPublisher:
         delay = self._backoff.failed()
         self._retry_at = now + delay
         self._wake_at = sys.maxsize  # while backing off, a full buffer must not wake us
-        self._last_error = exc.__class__.__name__
+        kind = exc.kind if isinstance(exc, RelayError) else exc.__class__.__name__
+        self._last_error = kind
         if self._failing_since is None:
             self._failing_since = now
             log.error(
                 "event delivery failing; events are kept and retried",
                 extra={
-                    "error": f"{exc.__class__.__name__}: {str(exc)[:300]}",
+                    "error": f"{kind}: {str(exc)[:300]}",
                     "buffered": self.pending(),
                     "retry_in_seconds": round(delay, 3),
                 },
