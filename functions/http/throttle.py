@@ -32,8 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-import redis
-
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.errors import Forbidden, TooManyRequests, Unauthorized
 from functions.core.redis_keys import RATE_LIMIT_PREFIX
@@ -208,6 +206,8 @@ class Throttle:
             self._pending.clear()
         if not batch:
             return
+        import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
         try:
             pipe = redis_client(self._redis_url).pipeline(transaction=False)
             for client, window, added in batch:

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
-
 from functions.core.models.probes import CheckResult, Readiness
 
 Check = Callable[[], CheckResult]
@@ -31,6 +29,8 @@ def unresolved_host(url: str, variable: str) -> str | None:
 
 def redis_check(redis_url: str) -> Check:
     def check() -> CheckResult:
+        import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
         problem = unresolved_host(redis_url, "REDIS_URL")
         if problem:
             return CheckResult(ok=False, error=problem)

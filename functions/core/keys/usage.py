@@ -12,11 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import cast
-
-import redis
+from typing import TYPE_CHECKING, cast
 
 from functions.core.redis_keys import KEY_USAGE
+
+if TYPE_CHECKING:
+    import redis
 
 
 def note_usage(client: redis.Redis, used: Mapping[int, float]) -> None:
@@ -46,6 +47,8 @@ class KeyUsage:
             self._thread.start()
 
     def _run(self) -> None:
+        import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
         while True:
             time.sleep(self._every)
             batch, self._used = self._used, {}

@@ -30,13 +30,14 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from functions.core.keys.signing import KEYS_COPY, Signer
 from functions.core.redis_keys import SNAPSHOT_CONFIG, SNAPSHOT_KEYS
 from functions.core.snapshot.state import Change, Document, Version
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ def replace_signed(
     """Write the whole copy, signed, unless it already holds this version or a newer one
     of the same epoch under a valid signature. Built under a temporary name and renamed
     (under WATCH, so a newer copy written meanwhile is kept)."""
+    import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
     name = hash_name(source)
     fields = sorted(
         (f"{kind}:{key}".encode(), json.dumps(doc).encode())

@@ -32,8 +32,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import redis
-
 from functions.core.errors import ServiceUnavailable
 from functions.core.keys.signing import Signer
 from functions.core.redis_keys import SNAPSHOT_CHANGES_CHANNEL
@@ -48,7 +46,10 @@ from functions.core.snapshot.state import (
     with_all_keys,
 )
 
-if TYPE_CHECKING:  # the PostgreSQL driver loads with the sources, not with this module
+if TYPE_CHECKING:
+    import redis
+
+    # the PostgreSQL driver loads with the sources, not with this module
     from functions.core.snapshot.sources import ConfigSource, Delta, KeySource, Whole
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,8 @@ class SnapshotKeeper:
         self._want_whole_copy()
 
     def _load_from_redis(self) -> bool:
+        import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
         try:
             client = self._redis_factory()
             config = copy.read(client, CONFIG)
@@ -329,6 +332,8 @@ class SnapshotKeeper:
     # -- the listener ----------------------------------------------------------------------
 
     def _listen_loop(self) -> None:
+        import redis
+
         while not self._stop.is_set():
             try:
                 pubsub = self._redis_factory().pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
@@ -397,6 +402,8 @@ class SnapshotKeeper:
         self._copy_wanted.set()
 
     def _copy_loop(self) -> None:
+        import redis
+
         while not self._stop.is_set():
             woken = self._copy_wanted.wait(COPY_AUDIT_SECONDS)
             self._copy_wanted.clear()

@@ -34,10 +34,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import redis
 
 from functions.core.adapters.db import transaction
 from functions.core.errors import ServiceUnavailable
@@ -50,6 +49,9 @@ from functions.core.snapshot.sources import KeySource, ReadOnlyDatabase
 from functions.core.snapshot.state import EMPTY, Change, Snapshot, Version, with_all_keys
 from functions.core.stores import key_changes
 from functions.core.stores import keys as key_store
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,8 @@ class KeyKeeper:
     # -- the listener: signed notices ----------------------------------------------------
 
     def _listen_loop(self) -> None:
+        import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
         assert self._redis_factory is not None
         warned = False
         while not self._stop.is_set():

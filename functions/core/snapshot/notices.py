@@ -36,8 +36,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from functions.core.adapters.redis_clients import redis_client
 from functions.core.keys.signing import NOTICE, Signer, is_sealed
 from functions.core.redis_keys import SNAPSHOT_CHANGES_CHANNEL
@@ -181,6 +179,8 @@ _failing_lock = threading.Lock()
 def publish(redis_url: str, notice: Notice, signer: Signer | None = None) -> bool:
     """Publish after the write committed (sealed by `signer` when given); False (logged
     once per outage) if Redis could not be told."""
+    import redis  # loaded here, not at start-up (`adapters.redis_clients`)
+
     try:
         redis_client(redis_url).publish(SNAPSHOT_CHANGES_CHANNEL, notice.wire(signer))
     except redis.RedisError as exc:
