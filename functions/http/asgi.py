@@ -6,6 +6,12 @@ shutdown hooks on lifespan shutdown.
 Per-request cost matters here (evaluation is the hot path): headers are decoded once
 into a dict, the query string is parsed only if a route reads it, and the response's
 raw headers are built directly.
+
+`BodyLimit` also settles the request's correlation id (`X-Request-Id`, the caller's or a
+new one) and hands it to functions-framework as the execution id (`Function-Execution-Id`,
+unless the request brings one): the framework's logs and ours then name a request the
+same way, and the framework does not draw a random id of its own (12 `random.randrange`
+calls, about 4 µs a request here).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from starlette.responses import Response as StarletteResponse
 
 from functions.http.limits import BodyLimitOf, body_refusal, default_limit
 from functions.http.messages import Headers, Request, Response
-from functions.http.router import CORRELATION_HEADER, Router, request_id
+from functions.http.router import CORRELATION_HEADER, EXECUTION_ID_HEADER, Router, request_id
 from functions.http.startup import run_shutdown_hooks
 
 Scope = MutableMapping[str, Any]
@@ -30,6 +36,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 DECODED_HEADERS = "togglemaster.headers"
 """Where `BodyLimit` leaves the request's decoded headers in the ASGI scope, for `handle`:
 the middleware reads them to find a body, and a request's headers are decoded once."""
+_CORRELATION = CORRELATION_HEADER.lower()
+_EXECUTION_ID = EXECUTION_ID_HEADER.lower()
+_EXECUTION_ID_RAW = _EXECUTION_ID.encode("latin-1")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _UNFRAMED_VERSIONS = frozenset({"2", "3"})
 
@@ -108,15 +117,20 @@ class BodyLimit:
         if kind != "http":
             await self.app(scope, receive, send)
             return
-        values = _decoded(scope["headers"])
+        raw = scope["headers"]
+        values = _decoded(raw)
         scope[DECODED_HEADERS] = values  # `handle` reads them from here
+        rid = values[_CORRELATION] = request_id(values.get(_CORRELATION))
+        if _EXECUTION_ID not in values:
+            values[_EXECUTION_ID] = rid
+            scope["headers"] = [*raw, (_EXECUTION_ID_RAW, rid.encode("latin-1"))]
         if not _may_have_body(values, scope):
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope["method"], _path(scope))
         body, refusal = await _read(receive, _declared(values), limit)
         if refusal is not None:
-            await _send(refusal, scope, send)
+            await _send(refusal, rid, scope, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -170,9 +184,8 @@ async def _read(
     return b"".join(parts), None
 
 
-async def _send(response: Response, scope: Scope, send: Send) -> None:
-    sent = request_id(_header(scope["headers"], b"x-request-id"))
-    response.headers[CORRELATION_HEADER] = sent
+async def _send(response: Response, rid: str, scope: Scope, send: Send) -> None:
+    response.headers[CORRELATION_HEADER] = rid
     if not _unframed(scope):
         response.headers["Connection"] = "close"
     await Sent(response)(scope, _no_receive, send)
@@ -211,13 +224,6 @@ def _decoded(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         text = value.decode("latin-1")
         values[key] = f"{values[key]}, {text}" if key in values else text
     return values
-
-
-def _header(raw: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
-    for name, value in raw:
-        if name == wanted:
-            return value.decode("latin-1")
-    return None
 
 
 def _declared(headers: Mapping[str, str]) -> int | None:

@@ -41,6 +41,9 @@ from functions.http.requests import refuse_unknown_parameters
 from functions.http.responses import error_response
 
 CORRELATION_HEADER = REQUEST_ID_HEADER
+EXECUTION_ID_HEADER = "Function-Execution-Id"
+"""functions-framework's name for a request's id: the adapters' middlewares set it to
+the correlation id, so that the framework's logs and ours agree."""
 MAX_REQUEST_ID = 64
 
 log = logging.getLogger("togglemaster.http")

@@ -4,7 +4,9 @@ an oversized body before the framework reads it.
 
 functions-framework's Flask app reads the whole request body after the response, even
 after a 413: only middleware in front of it protects anything. `BodyLimit` reads the
-body itself, at most the route's limit, and hands the app a buffer of what it read.
+body itself, at most the route's limit, and hands the app a buffer of what it read. It
+also settles the request's correlation id and hands it to the framework as the
+execution id, as the ASGI side does (`functions.http.asgi`).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class BodyLimit:
         self._limit = limit
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        rid = environ["HTTP_X_REQUEST_ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        environ.setdefault("HTTP_FUNCTION_EXECUTION_ID", rid)
         declared = environ.get("CONTENT_LENGTH") or ""
         if not declared and not _chunked(environ) and _http1(environ):
             return self.app(environ, start_response)

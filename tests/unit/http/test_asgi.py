@@ -317,3 +317,39 @@ def test_handle__http2_body_without_length__read_and_routed() -> None:
     # Then the route gets the body
     assert connection.status == 200
     assert json.loads(connection.body)["body"] == "hello"
+
+
+def _ids_seen(headers: dict[str, str]) -> tuple[dict[bytes, bytes], dict[str, str]]:
+    """The raw headers the framework behind `BodyLimit` got, and the answer's headers."""
+    seen: list[dict[bytes, bytes]] = []
+
+    async def framework(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope["headers"]))
+        await _target(scope, receive, send)
+
+    connection = _serve(asgi.BodyLimit(framework), "GET", "/echo", headers=headers)
+    return seen[0], connection.headers
+
+
+def test_body_limit__request_without_ids__framework_execution_id_is_the_correlation_id() -> None:
+    # Given a request that brings no id, When it passes the middleware
+    raw, answer = _ids_seen({})
+    # Then functions-framework finds an execution id (and draws none of its own): the
+    # correlation id the answer carries
+    correlation = answer[CORRELATION_HEADER.lower()]
+    assert correlation
+    assert raw[b"function-execution-id"] == correlation.encode()
+
+
+def test_body_limit__caller_request_id__also_the_execution_id() -> None:
+    raw, answer = _ids_seen({CORRELATION_HEADER: "trace-7"})
+    assert answer[CORRELATION_HEADER.lower()] == "trace-7"
+    assert raw[b"function-execution-id"] == b"trace-7"
+
+
+def test_body_limit__platform_execution_id__kept_as_it_came() -> None:
+    # Given a platform that names its requests itself
+    raw, answer = _ids_seen({"Function-Execution-Id": "exec-1", CORRELATION_HEADER: "trace-7"})
+    # Then the framework keeps the platform's id, and the correlation id is the caller's
+    assert raw[b"function-execution-id"] == b"exec-1"
+    assert answer[CORRELATION_HEADER.lower()] == "trace-7"

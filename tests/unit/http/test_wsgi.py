@@ -251,3 +251,22 @@ def test_body_limit__http2_body_within_the_limit__handed_on_with_its_length() ->
     assert inner.body == b"y" * 10
     assert inner.environ is not None
     assert inner.environ["CONTENT_LENGTH"] == "10"
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [({}, None), ({"HTTP_X_REQUEST_ID": "trace-7"}, "trace-7")],
+)
+def test_body_limit__any_request__framework_execution_id_is_the_correlation_id(
+    sent: dict[str, str], expected: str | None
+) -> None:
+    # Given a GET with or without the caller's request id
+    inner = _App()
+    environ = {**EnvironBuilder(path="/echo", method="GET").get_environ(), **sent}
+    # When it passes the middleware
+    _call(wsgi.BodyLimit(inner), environ)
+    # Then functions-framework finds the correlation id as its execution id
+    assert inner.environ is not None
+    correlation = inner.environ["HTTP_X_REQUEST_ID"]
+    assert correlation == (expected or correlation) and correlation
+    assert inner.environ["HTTP_FUNCTION_EXECUTION_ID"] == correlation
