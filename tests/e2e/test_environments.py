@@ -83,8 +83,10 @@ def test_evaluate__enabled_in_staging_only__bound_keys_see_their_environment(
 
 
 def test_bound_key__names_another_environment__403_naming_both(stack: DevStack) -> None:
-    # Given a staging-bound key
+    # Given a staging-bound key, which evaluation holds (its notice arrives a few
+    # milliseconds after the write returns)
     key = _bound_key(stack, "staging")
+    stack.settle()
     # When it names production on each function
     answers = [
         _call(
