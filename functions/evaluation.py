@@ -102,11 +102,11 @@ def publisher() -> EventPublisher:
     from functions.core.events.relay import RelaySender
 
     config = settings()
-    relay = _relay
-    forked = relay is not None and not relay.is_own_process()
+    # A worker forked after the relay started sends through it; any other process sends.
+    relay = _relay if _relay is not None and not _relay.is_own_process() else None
     events = EventPublisher(
-        RelaySender(relay.path) if relay is not None and forked else _sqs_sender(),
-        via="relay" if forked else "sqs",
+        RelaySender(relay.path) if relay is not None else _sqs_sender(),
+        via="sqs" if relay is None else "relay",
         capacity=config.event_buffer_size,
         flush_seconds=config.event_flush_seconds,
         signer=Signer(config.events_signing_secret),

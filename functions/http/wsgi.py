@@ -94,7 +94,7 @@ class BodyLimit:
         if refusal is None:
             body, refusal = _read(environ["wsgi.input"], length, limit)
         if refusal is not None:
-            return _send(refusal, environ, start_response)
+            return _send(refusal, rid, environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -120,12 +120,12 @@ def _read(stream: Any, length: int | None, limit: int) -> tuple[bytes, Response 
 
 
 def _send(
-    response: Response, environ: WSGIEnvironment, start_response: StartResponse
+    response: Response, rid: str, environ: WSGIEnvironment, start_response: StartResponse
 ) -> Iterable[bytes]:
     headers = [
         ("Content-Type", response.media_type or "application/json"),
         ("Content-Length", str(len(response.body))),
-        (CORRELATION_HEADER, request_id(environ.get("HTTP_X_REQUEST_ID"))),
+        (CORRELATION_HEADER, rid),
         *response.headers.items(),
     ]
     if _http1(environ):
