@@ -60,7 +60,7 @@ class Listener:
 
     def __init__(self, redis_url: str) -> None:
         self._client = redis.Redis.from_url(redis_url)
-        self._pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
+        self._pubsub = self._client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
         self._pubsub.subscribe(SNAPSHOT_CHANGES_CHANNEL)
         message = self._pubsub.get_message(timeout=2.0)
         assert message is not None and message["type"] == "subscribe"

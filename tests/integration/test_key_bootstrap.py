@@ -51,7 +51,7 @@ def test_provision_service_key__run_twice__old_key_works_for_ten_minutes_and_is_
     migrate(url, ["auth"])
     secret = secrets.token_hex(32)
     first = provision_service_key(url, redis_url=redis_url, grant_secret=secret)
-    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
     listener.subscribe(SNAPSHOT_CHANGES_CHANNEL)
     listener.get_message(timeout=1)
     # When bootstrap runs again (a deploy), with the default grace period

@@ -28,7 +28,7 @@ NOTICE = Notice(
 @pytest.fixture
 def subscriber(redis_url: str) -> Iterator[redis.client.PubSub]:
     client = redis.Redis.from_url(redis_url)
-    pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+    pubsub = client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
     pubsub.subscribe(SNAPSHOT_CHANGES_CHANNEL)
     assert pubsub.get_message(timeout=2.0) is not None  # the subscription's confirmation
     yield pubsub

@@ -336,7 +336,7 @@ class SnapshotKeeper:
 
         while not self._stop.is_set():
             try:
-                pubsub = self._redis_factory().pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub = self._redis_factory().pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
                 pubsub.subscribe(SNAPSHOT_CHANGES_CHANNEL)
                 if self._redis.recovered() and self._loaded.is_set():
                     self._want_whole_copy()  # Redis may have come back empty

@@ -258,7 +258,7 @@ class KeyKeeper:
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self._redis_factory().pubsub()  # type: ignore[no-untyped-call]
+                pubsub = self._redis_factory().pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
                 pubsub.subscribe(SNAPSHOT_CHANGES_CHANNEL)
                 sent = 0
                 while not self._stop.is_set():
