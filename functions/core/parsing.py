@@ -12,8 +12,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from functions.core.errors import BadRequest
 from functions.core.memory import collector_paused
 
@@ -31,84 +29,18 @@ def parse_json(raw: bytes) -> Any:
     return document
 
 
-ALIASES_REFUSED = "aliases are not accepted"
-
-
-class _PureNoAliasLoader(yaml.SafeLoader):
-    """The pure-Python loader, for an installation without libyaml: refuses an alias as
-    it composes it."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, ALIASES_REFUSED)
-        return super().compose_node(parent, index)
-
-
-class _CNoAliasLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's parser (C, about three times the pure loader's speed here) with the safe
-    constructor: the same tags, the same values. libyaml caps nesting at 1 000 levels;
-    its composer answers an alias with the node it names, so the composed graph is
-    walked once before anything is built: a node reached twice is an alias, refused
-    before its expansion (or a merge key's copying) costs anything, and one deeper than
-    `MAX_DEPTH` is refused too. Each distinct plain scalar's tag is resolved once (the
-    resolver's regular expressions are most of what remains in Python)."""
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._tags: dict[tuple[str, Any], str] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode:
-            key = (value, implicit)
-            tag = self._tags.get(key)
-            if tag is None:
-                tag = self._tags[key] = super().resolve(kind, value, implicit)
-            return tag
-        return super().resolve(kind, value, implicit)
-
-    def get_single_node(self) -> Any:
-        node = super().get_single_node()
-        if node is not None:
-            _check_nodes(node)
-        return node
-
-
-def _check_nodes(root: yaml.Node) -> None:
-    seen: set[int] = {id(root)}
-    pending: list[tuple[yaml.Node, int]] = [(root, 0)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            raise RecursionError
-        if isinstance(node, yaml.SequenceNode):
-            children: Iterable[yaml.Node] = node.value
-        elif isinstance(node, yaml.MappingNode):
-            children = (child for pair in node.value for child in pair)
-        else:
-            continue
-        for child in children:
-            if id(child) in seen:
-                raise yaml.composer.ComposerError(None, None, ALIASES_REFUSED, child.start_mark)
-            seen.add(id(child))
-            if type(child) is not yaml.ScalarNode:
-                pending.append((child, depth + 1))
-
-
-_Loader: type[yaml.SafeLoader] = (
-    _CNoAliasLoader if getattr(yaml, "__with_libyaml__", False) else _PureNoAliasLoader
-)
-
-
 def parse_yaml(raw: bytes) -> Any:
     """With the garbage collector paused: the nodes and values of a large document are
     a few hundred thousand objects, and the collector's passes over them made parsing
     grow faster than the document (about twice the time at 1 MiB)."""
+    from functions.core import yaml_loader  # PyYAML: with the first YAML body, not at start
+
     try:
         with collector_paused():
-            document = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+            document = yaml_loader.load(raw, max_depth=MAX_DEPTH)
     except RecursionError:
         raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels") from None
-    except yaml.YAMLError as exc:
+    except yaml_loader.DocumentRefused as exc:
         raise BadRequest(f"the body is not valid YAML: {exc}") from None
     check_values(document)
     return document

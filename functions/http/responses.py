@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import orjson
-import yaml
 from pydantic import BaseModel
 
 from functions.core.errors import ToggleMasterError
@@ -48,6 +47,8 @@ def fast_json_response(
 def yaml_response(body: Any, status: int = 200) -> Response:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json", by_alias=True)
+    import yaml  # with the first YAML answer (flags' export), not at every function's start
+
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
     return Response(text.encode(), status, None, YAML)
 
