@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from functions.core.names import FUNCTIONS as FUNCTION_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 ENGINE = FUNCTIONS / "core" / "engine"
@@ -177,3 +179,19 @@ def test_function_without_database__imported__no_postgresql_driver_loaded(functi
     ).stdout.strip()
     # Then the driver was never imported
     assert loaded == "False"
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_function__imported__redis_and_yaml_left_for_first_use(function: str) -> None:
+    # Given a function's module: redis-py (about 60 ms of imports, its asyncio client
+    # included) and PyYAML serve background work, writes' notices and YAML bodies, none
+    # of which a cold start's first answer needs
+    probe = (
+        f"import sys, functions.{function}; print(sorted({{'redis', 'yaml'}} & set(sys.modules)))"
+    )
+    # When its module is imported in a fresh interpreter
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
+    # Then neither was loaded
+    assert loaded == "[]"

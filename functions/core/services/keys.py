@@ -22,9 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
-
-import redis
+from typing import TYPE_CHECKING, TypeVar
 
 from functions.core.adapters.db import Connection, transaction
 from functions.core.adapters.redis_clients import redis_client
@@ -56,6 +54,9 @@ from functions.core.models.keys import (
 from functions.core.services.change_writes import KeyWrites
 from functions.core.stores import environments as environment_store
 from functions.core.stores import keys as key_store
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class AuthService:
         client = self._redis()
         if client is None:
             return None
+        import redis  # loaded with the first client (`adapters.redis_clients`)
+
         try:
             return action(client)
         except redis.RedisError as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -108,20 +106,3 @@ def test_parse_yaml__inline_merge_and_anchor_without_alias__parsed_as_the_pure_l
     raw = b"a: &unused {x: 1}\nb:\n  <<: {y: 2}\n  z: [yes, off, 0x1F, 2024-01-02, ~]\n"
     # When / Then
     assert parse_yaml(raw) == yaml.safe_load(raw)
-
-
-def test_parse_json__fresh_process__pyyaml_not_imported() -> None:
-    # Given a process with the HTTP layer loaded that has read a JSON body and a query
-    code = (
-        "import sys\n"
-        "from functions.core.parsing import check_query, parse_json\n"
-        "import functions.http.responses, functions.http.router\n"
-        "parse_json(b'{}'); check_query(['/x'])\n"
-        "print('yaml' in sys.modules)\n"
-    )
-    # When it is asked whether PyYAML was loaded
-    answer = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    # Then it was not: it comes with the first YAML body
-    assert answer.stdout.strip() == "False"
