@@ -22,7 +22,7 @@ from typing import Any
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 
-from functions.http.limits import BodyLimitOf, body_refusal, default_limit
+from functions.http.limits import BodyLimitOf, body_refusal, cut_short, default_limit
 from functions.http.messages import Headers, Request, Response
 from functions.http.router import CORRELATION_HEADER, EXECUTION_ID_HEADER, Router, request_id
 from functions.http.startup import run_shutdown_hooks
@@ -162,7 +162,7 @@ async def _read(
     receive: Receive, declared: int | None, limit: int
 ) -> tuple[bytes, Response | None]:
     """The whole body, or the refusal as soon as the declared length or the bytes
-    received pass `limit`."""
+    received pass `limit`, or when the body stops short of whole (`limits.cut_short`)."""
     refusal = body_refusal(declared, limit)
     if refusal is not None:
         return b"", refusal
@@ -171,7 +171,7 @@ async def _read(
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return b"", cut_short(received, declared)  # the client is gone
         chunk: bytes = message.get("body", b"")
         if chunk:
             parts.append(chunk)
@@ -181,6 +181,8 @@ async def _read(
                 return b"", refusal
         if not message.get("more_body", False):
             break
+    if declared is not None and received < declared:
+        return b"", cut_short(received, declared)
     return b"".join(parts), None
 
 

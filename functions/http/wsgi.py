@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 
-from functions.http.limits import BodyLimitOf, body_refusal, default_limit
+from functions.http.limits import BodyLimitOf, body_refusal, cut_short, default_limit
 from functions.http.messages import Headers, Request, Response
 from functions.http.router import CORRELATION_HEADER, Router, request_id
 
@@ -103,13 +103,15 @@ class BodyLimit:
 
 def _read(stream: Any, length: int | None, limit: int) -> tuple[bytes, Response | None]:
     """The body (`length` bytes, or up to the end of a chunked one), or the refusal once
-    more than `limit` bytes arrived."""
+    more than `limit` bytes arrived, or when the stream ends before `length` bytes."""
     parts: list[bytes] = []
     received = 0
     wanted = length if length is not None else limit + 1
     while received < wanted:
         chunk = stream.read(min(_CHUNK, wanted - received))
         if not chunk:
+            if length is not None:
+                return b"", cut_short(received, length)
             break
         parts.append(chunk)
         received += len(chunk)

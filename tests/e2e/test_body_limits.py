@@ -153,3 +153,43 @@ def test_http2_prior_knowledge__refused__the_server_speaks_http1_only(
     # Then no HTTP/2 answer comes back
     assert not (len(answer) >= 9 and answer[3] == 0x04), answer
     assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer
+
+
+def _cut_short(port: int, path: str, body: bytes, api_key: str) -> tuple[int, bytes]:
+    """POST `body` declaring 50 bytes more than it holds, then half-close: a client
+    that dies mid-upload. The status and body of the answer."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {api_key}\r\nContent-Length: {len(body) + 50}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head_part, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head_part.split()[1]), payload
+
+
+@pytest.mark.parametrize("function", ["flags", "evaluation"])
+def test_body_cut_short__client_gone_mid_upload__400_and_nothing_done(
+    stack: DevStack, api_key: str, function: str
+) -> None:
+    # Given a body that is whole JSON but shorter than its Content-Length, its sender
+    # gone: what a document cut at a line break looks like to a parser
+    path, body = {
+        "flags": ("/flags", b'{"name": "cut_short_upload"}'),
+        "evaluation": ("/evaluate", b'{"flag_name": "x", "context": {"user_id": "u"}}'),
+    }[function]
+    # When
+    status, payload = _cut_short(_port(stack, function), path, body, api_key)
+    # Then a 400 JSON answer, and nothing written
+    assert status == 400, payload
+    assert "the body ended after" in json.loads(payload)["error"]
+    flag = requests.get(
+        f"{stack.url_of('flags')}/flags/cut_short_upload",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=10,
+    )
+    assert flag.status_code == 404

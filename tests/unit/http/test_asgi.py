@@ -213,6 +213,43 @@ def test_body_limit__body_within_the_limit__handed_on_whole() -> None:
     assert inner.body == b"a" * 500 + b"b" * 500
 
 
+class _Vanishing(_Connection):
+    """A client gone before its body's last chunk: every chunk says more is coming."""
+
+    async def receive(self) -> Message:
+        message = await super().receive()
+        if message["type"] == "http.request":
+            message["more_body"] = True
+        return message
+
+
+@pytest.mark.parametrize(
+    ("connection", "headers"),
+    [
+        (_Connection([b'{"name": "a", "descrip']), {"Content-Length": "100"}),
+        (_Vanishing([b'{"name": "a", "descrip']), {"Transfer-Encoding": "chunked"}),
+        (_Vanishing([b'{"name": "a", "descrip']), {"Content-Length": "100"}),
+    ],
+    ids=["shorter-than-declared", "chunked-client-gone", "declared-client-gone"],
+)
+def test_body_limit__body_cut_short__400_json_before_the_app(
+    connection: _Connection, headers: dict[str, str]
+) -> None:
+    # Given a body that stops before it is whole: a document cut short is often still
+    # valid JSON or YAML
+    inner = _App()
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    # When
+    asyncio.run(
+        asgi.BodyLimit(inner)(_scope("POST", "/echo", raw), connection.receive, connection.send)
+    )
+    # Then a 400 JSON answer saying so; the app never sees the fragment
+    assert connection.status == 400
+    assert connection.headers["content-type"] == "application/json"
+    assert "the body ended after 22 bytes" in json.loads(connection.body)["error"]
+    assert not inner.called
+
+
 def test_body_limit__no_body__the_connection_untouched() -> None:
     # Given a GET without a body
     seen: list[Any] = []

@@ -186,6 +186,21 @@ def test_body_limit__body_within_the_limit__handed_on_with_its_length(declared: 
     assert "HTTP_TRANSFER_ENCODING" not in inner.environ
 
 
+def test_body_limit__body_shorter_than_declared__400_json_before_the_app() -> None:
+    # Given a Content-Length of 100 and a client that sent 26 bytes and closed: a
+    # document cut short is often still valid JSON or YAML
+    inner = _App()
+    environ, _ = _environ(b'{"name": "a", "descrip')
+    environ["CONTENT_LENGTH"] = "100"
+    # When
+    status, headers, body = _call(wsgi.BodyLimit(inner), environ)
+    # Then a 400 JSON answer naming both lengths; the app never sees the fragment
+    assert status.startswith("400 ")
+    assert headers["Content-Type"] == "application/json"
+    assert "ended after 22 bytes of the 100" in json.loads(body)["error"]
+    assert inner.environ is None
+
+
 def test_body_limit__no_body__environ_untouched() -> None:
     # Given a GET without a body
     inner = _App()
