@@ -36,6 +36,12 @@ class _CorrelationFilter(logging.Filter):
 
 
 def configure_logging(service: str, level: str) -> None:
+    """JSON lines on standard output. A request can carry text that is not valid UTF-8 (a
+    lone surrogate from a JSON `\\ud800` escape) into a line's fields: it is written
+    backslash-escaped rather than making the line fail and vanish."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)  # absent when captured
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "togglemaster", False):
