@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import flask
 import functions_framework
+from cloudevents.exceptions import InvalidRequiredFields, MissingRequiredFields
 from cloudevents.http import from_http
 
 from functions.core.adapters.dynamodb import WRITERS, dynamodb_client
@@ -115,11 +116,27 @@ def receive(request: Request) -> Response:
     except Exception as exc:
         # The SDK only parses, yet lets malformed input escape as ValueError (a body that
         # is not UTF-8), TypeError (a specversion object), AttributeError (a structured
-        # body that is not an object) besides its own errors: all mean "not a CloudEvent".
-        raise BadRequest(f"not a CloudEvent: {exc}") from None
+        # body that is not an object), RecursionError besides its own errors: all mean
+        # "not a CloudEvent".
+        raise BadRequest(f"not a CloudEvent: {_problem(exc)}") from None
     data = cloud_event.get_data()
     raw = data if isinstance(data, bytes | str) else json.dumps(data, sort_keys=True)
     return json_response(service().receive(raw, delivery_id=str(cloud_event["id"])))
+
+
+def _problem(exc: Exception) -> str:
+    """What was wrong, in a line: the SDK's own messages quote the body back (as Python
+    bytes, all of it), so only those naming attributes are passed on."""
+    message = str(exc)
+    if (
+        isinstance(exc, MissingRequiredFields | InvalidRequiredFields)
+        and "following" not in message
+    ):
+        return message[:200]  # "Missing required attributes: {'id'}", "Found invalid specversion"
+    return (
+        "neither binary mode (a ce-specversion header) nor structured mode (a JSON object"
+        " with a specversion)"
+    )
 
 
 _MOMENT = {"type": "string", "format": "date-time"}

@@ -392,6 +392,25 @@ def test_receive__malformed_cloud_event__400_json(
     assert _everything(analytics_env) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'["' + b"A" * 200_000 + b'"]', b"{", b"[" * 100_000],
+    ids=["large list", "cut json", "deep nesting"],
+)
+def test_receive__structured_body_not_an_event__short_message_without_the_body(
+    client: FlaskClient, body: bytes
+) -> None:
+    # Given / When a structured-mode delivery whose body is not a JSON object
+    response = client.post("/", headers={"Content-Type": "application/cloudevents+json"}, data=body)
+    # Then a 400 saying what a CloudEvent is, in a line: neither the body quoted back
+    # nor the parser's internals
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error.startswith("not a CloudEvent: ")
+    assert len(error) < 300
+    assert "AAAA" not in error and "b'" not in error and "recursion" not in error
+
+
 def _at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
 
