@@ -83,6 +83,11 @@ class BodyLimit:
         self._limit = limit
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path_info = environ.get("PATH_INFO", "")
+        if not path_info.startswith("/") or path_info.startswith("//"):
+            # `GET health` or `CONNECT host:443`: the framework's URL map would answer an
+            # HTML redirect to the address in the Host header; the router answers in JSON
+            environ["PATH_INFO"] = "/" + path_info.lstrip("/")
         rid = environ["HTTP_X_REQUEST_ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
         environ.setdefault("HTTP_FUNCTION_EXECUTION_ID", rid)
         declared = environ.get("CONTENT_LENGTH") or ""

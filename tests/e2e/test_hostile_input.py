@@ -3,6 +3,8 @@ HTTP: each now gets a clear 4xx, and nothing is written."""
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 import uuid
 from typing import Any
@@ -192,3 +194,29 @@ def test_evaluate__flag_name_the_old_schema_allowed__decided(stack: DevStack, ap
     # Then it answers as the flag says, not FLAG_NOT_FOUND
     assert answer["result"] is True, answer
     assert answer["reason"] == "DEFAULT"
+
+
+@pytest.mark.parametrize("function", ["auth", "flags", "targeting", "evaluation", "analytics"])
+@pytest.mark.parametrize(
+    "target",
+    ["health", "//health", "evil.example.com:443"],
+    ids=["relative", "double", "authority"],
+)
+def test_request_target_without_leading_slash__json_never_a_redirect_to_the_host(
+    stack: DevStack, function: str, target: str
+) -> None:
+    # Given a request line whose target does not start with one slash, and a Host header
+    # naming somebody else's site
+    request = f"GET {target} HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", stack.ports.of_function(function)), 10) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    # Then the function answers it as the path with one leading slash, in JSON, and sends
+    # nobody anywhere
+    status = int(head.split()[1])
+    assert status in (200, 404), answer[:300]
+    assert b"location:" not in head.lower()
+    assert json.loads(body)
