@@ -9,6 +9,7 @@ YAML aliases (a few hundred bytes of nested aliases expand into billions of node
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,9 +25,17 @@ def parse_json(raw: bytes) -> Any:
     except RecursionError:
         raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        raise BadRequest(f"the body is not valid JSON: {_json_error(exc)}") from None
     check_values(document)
     return document
+
+
+def _json_error(exc: ValueError) -> str:
+    """The decoder's words, but for int()'s digit limit: its hint (call
+    sys.set_int_max_str_digits) is about this process, not about the request."""
+    if "int_max_str_digits" in str(exc):
+        return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)
 
 
 def parse_yaml(raw: bytes) -> Any:

@@ -106,3 +106,130 @@ def test_parse_yaml__inline_merge_and_anchor_without_alias__parsed_as_the_pure_l
     raw = b"a: &unused {x: 1}\nb:\n  <<: {y: 2}\n  z: [yes, off, 0x1F, 2024-01-02, ~]\n"
     # When / Then
     assert parse_yaml(raw) == yaml.safe_load(raw)
+
+
+@pytest.mark.parametrize("raw", [b"1" * 4301, b'{"rollout": [-' + b"9" * 1_000_000 + b"]}"])
+def test_parse_json__number_longer_than_int_limit__400_without_pythons_hint(raw: bytes) -> None:
+    # Given a number int() refuses to read (more than sys.get_int_max_str_digits() digits)
+    # When
+    with pytest.raises(
+        BadRequest, match="not valid JSON: a number has more than 4300 digits"
+    ) as refused:
+        parse_json(raw)
+    # Then the answer says so, without the hint about this process's setting
+    assert "sys." not in str(refused.value)
+
+
+def test_parse_json__number_of_4300_digits__accepted() -> None:
+    # Given / When / Then
+    assert parse_json(b"9" * 4300) == 10**4300 - 1
+
+
+@pytest.fixture(params=["libyaml", "pure"])
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both loaders: the pure one answers where libyaml is not installed."""
+    if request.param == "pure":
+        monkeypatch.setattr(yaml_loader, "_Loader", yaml_loader._PureNoAliasLoader)
+
+
+@pytest.mark.usefixtures("loader")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"version: 1:30\n",
+        b"version: -1:30:00\n",
+        b"version: 190:20:30.15\n",
+        b"version: !!int 1:30\n",
+        b"version: !!float 1:30\n",
+        b"1:30: time\n",
+    ],
+)
+def test_parse_yaml__base_60_number__400(raw: bytes) -> None:
+    # Given / When / Then
+    with pytest.raises(BadRequest, match="base-60 numbers"):
+        parse_yaml(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"version: 1" + b":59" * 340_000 + b"\n",  # 1 MiB: 40 s of CPU to build as an int
+        b"version: 1" + b":59" * 340_000 + b".5\n",
+    ],
+)
+def test_parse_yaml__long_base_60_number__refused_at_once(raw: bytes) -> None:
+    # Given / When
+    started = time.process_time()
+    with pytest.raises(BadRequest, match="base-60 numbers"):
+        parse_yaml(raw)
+    # Then nothing was multiplied out
+    assert time.process_time() - started < 1
+
+
+@pytest.mark.usefixtures("loader")
+def test_parse_yaml__quoted_base_60_form__text() -> None:
+    # Given / When / Then
+    assert parse_yaml(b"version: '1:30'\nat: \"12:00:00\"\n") == {
+        "version": "1:30",
+        "at": "12:00:00",
+    }
+
+
+@pytest.mark.usefixtures("loader")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"rollout: " + b"1" * 4301,
+        b"rollout: -" + b"1_" * 4301,
+        b"rollout: 0x" + b"f" * 5000,  # built by int(), never written back by str()
+        f"rollout: {hex(10**4300)}".encode(),
+        b"rollout: 0b" + b"1" * 15_000,
+        b"rollout: 0" + b"7" * 5000,
+        b"rollout: !!int 0o" + b"7" * 6000,
+        b"? 0x" + b"f" * 5000 + b"\n: key\n",
+    ],
+)
+def test_parse_yaml__integer_longer_than_int_limit__400(raw: bytes) -> None:
+    # Given an integer of more than sys.get_int_max_str_digits() decimal digits
+    # When / Then
+    with pytest.raises(BadRequest, match="a number has more than 4300 digits"):
+        parse_yaml(raw)
+
+
+@pytest.mark.usefixtures("loader")
+def test_parse_yaml__numbers_at_the_limit__parsed_as_the_pure_loader_does() -> None:
+    # Given the longest integers str() writes, and floats too large for a double
+    raw = f"a: {'9' * 4300}\nb: {hex(10**4300 - 1)}\nc: 1.0e+999\nd: {'1' * 5000}.0\n".encode()
+    # When / Then
+    assert (
+        parse_yaml(raw)
+        == yaml.safe_load(raw)
+        == {"a": 10**4300 - 1, "b": 10**4300 - 1, "c": float("inf"), "d": float("inf")}
+    )
+
+
+@pytest.mark.usefixtures("loader")
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"v: !!int ''", "not a valid !!int value"),
+        (b"v: !!int abc", "not a valid !!int value"),
+        (b"v: !!int 0x", "not a valid !!int value"),
+        (b"v: !!int 0b102", "not a valid !!int value"),
+        (b"v: !!int 0999", "not a valid !!int value"),
+        (b"v: !!float ''", "not a valid !!float value"),
+        (b"v: !!float 0x10", "not a valid !!float value"),
+        (b"v: !!bool maybe", "not a valid !!bool value"),
+        (b"v: !!timestamp soon", "not a valid !!timestamp value"),
+        (b"v: !!timestamp 2024-13-01", "not a valid !!timestamp value"),
+        (b"v: !!timestamp 0000-01-01", "not a valid !!timestamp value"),
+        (b"v: !!timestamp 2024-01-01 10:00:00 +99:00", "not a valid !!timestamp value"),
+    ],
+)
+def test_parse_yaml__scalar_its_tag_cannot_build__400(raw: bytes, fragment: str) -> None:
+    # Given a scalar PyYAML's constructor answers with a ValueError, KeyError or AttributeError
+    # When
+    with pytest.raises(BadRequest, match=fragment) as refused:
+        parse_yaml(raw)
+    # Then the 400 (not a 500) names the tag and where the scalar is
+    assert "line 1, column 4" in str(refused.value)
