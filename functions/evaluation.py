@@ -391,6 +391,8 @@ def _answer(
         add_rule(answer, resolution)
     if resolution.prerequisite is not None:
         answer["prerequisite"] = resolution.prerequisite
+    if resolution.error_code is not None:
+        answer["error_code"] = resolution.error_code
     return answer
 
 

@@ -224,6 +224,28 @@ def test_rule_split__bucket_by_absent__next_rule_decides(api: Api, bucket_by: ob
     assert api.evaluate(flag, session_id="s1") is False
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_fallthrough_split__bucket_by_absent__error_with_its_code(api: Api, method: str) -> None:
+    # Given a flag whose fallthrough splits by organisation
+    flag = api.flag()
+    split = [{"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}]
+    document = {"rules": [], "fallthrough": {"split": split, "bucket_by": "org_id"}}
+    made = api.call("targeting", "POST", "/rules", json={"flag_name": flag, "rules": document})
+    assert made.status_code == 201, made.text
+    # When a user without an organisation asks, by query or by body
+    if method == "GET":
+        answer = api.call(
+            "evaluation", "GET", "/evaluate", params={"user_id": "u1", "flag_name": flag}
+        )
+    else:
+        body = {"flag_name": flag, "context": {"user_id": "u1"}}
+        answer = api.call("evaluation", "POST", "/evaluate", json=body)
+    # Then the answer says why it is an error, as the bulk answer and OFREP do
+    assert answer.status_code == 200, answer.text
+    decided = answer.json()
+    assert (decided["reason"], decided["error_code"]) == ("ERROR", "TARGETING_KEY_MISSING")
+
+
 def test_segment_written_now__grammar_2_shown(api: Api) -> None:
     # Given a segment written now
     key = f"gram-{uuid.uuid4().hex[:8]}"

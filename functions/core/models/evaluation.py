@@ -89,6 +89,12 @@ class EvaluationResult(ResponseBody):
         description="with reason PREREQUISITE_FAILED: the required flag that did not serve"
         " a listed variant",
     )
+    error_code: str | None = Field(
+        default=None,
+        exclude_if=absent,
+        description="with reason ERROR: why (PARSE_ERROR, TARGETING_KEY_MISSING, ...), as in"
+        " the bulk answer and OFREP",
+    )
     environment: str
     config_version: int = Field(description="the configuration version the answer was decided on")
     config_age_ms: int = Field(
