@@ -119,7 +119,7 @@ KEY = Access.KEY
     responses={200: list[Flag]},
     parameters=[
         ENVIRONMENT,
-        Parameter("tag", "only flags carrying this tag (repeat for several)"),
+        Parameter("tag", "only flags carrying this tag (repeat for several)", repeatable=True),
         Parameter("archived", "true: archived flags too", schema={"type": "boolean"}),
     ],
     errors=[404],
@@ -293,7 +293,7 @@ OVERVIEW_MAX_LIMIT = 500
     responses={200: Overview},
     parameters=[
         Parameter("environment", "only this environment (default: every one the key sees)"),
-        Parameter("tag", "only flags carrying this tag (repeat for several)"),
+        Parameter("tag", "only flags carrying this tag (repeat for several)", repeatable=True),
         Parameter("archived", "true: archived flags too", schema={"type": "boolean"}),
         Parameter(
             "limit",

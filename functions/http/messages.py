@@ -69,6 +69,18 @@ class QueryArgs:
     def getlist(self, name: str) -> list[str]:
         return [value for named, value in self._pairs if named == name]
 
+    def repeated(self) -> list[str]:
+        """The names given more than once, in the order they first came."""
+        if len(self._pairs) == len(self._first):
+            return []  # no name repeated (most queries)
+        seen: set[str] = set()
+        twice: list[str] = []
+        for name, _ in self._pairs:
+            if name in seen and name not in twice:
+                twice.append(name)
+            seen.add(name)
+        return twice
+
     def items(self, multi: bool = False) -> Iterator[tuple[str, str]]:
         """Each name with its first value; `multi`: every pair, in the order sent."""
         if multi:

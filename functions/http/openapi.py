@@ -255,6 +255,10 @@ def _parameter(parameter: Parameter) -> dict[str, Any]:
             explode=True,
             schema={"type": "object", "additionalProperties": {"type": "string"}},
         )
+    elif parameter.repeatable:
+        described.update(
+            style="form", explode=True, schema={"type": "array", "items": dict(parameter.schema)}
+        )
     else:
         described["schema"] = dict(parameter.schema)
     return described

@@ -31,7 +31,8 @@ class Access(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Parameter:
     """A query parameter or request header. `free_form`: any further query parameters,
-    gathered under `name` as a string-valued object (OpenAPI's form style, exploded)."""
+    gathered under `name` as a string-valued object (OpenAPI's form style, exploded);
+    `repeatable`: a list of values of `schema`, the name repeated."""
 
     name: str
     description: str
@@ -39,6 +40,9 @@ class Parameter:
     required: bool = False
     schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
     free_form: bool = False
+    repeatable: bool = False
+    """May be given more than once (`?tag=a&tag=b`), every value kept; any other query
+    parameter given twice is refused (422) rather than one of its values picked."""
 
 
 IF_MATCH = Parameter(

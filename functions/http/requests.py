@@ -194,10 +194,15 @@ def text_query(args: QueryArgs, name: str, *, limit: int) -> str:
     return value
 
 
-def refuse_unknown_parameters(request: Request, accepted: frozenset[str]) -> None:
+def refuse_unknown_parameters(
+    request: Request, accepted: frozenset[str], repeatable: frozenset[str] = frozenset()
+) -> None:
     """422 for a query parameter outside `accepted`: a misspelt `?enviroment=` would
-    otherwise act on the default environment, silently."""
-    for name in request.args:
+    otherwise act on the default environment, silently; and for one given twice that is
+    not `repeatable`: `?environment=production&environment=staging` names two, and
+    acting on either would be a guess."""
+    args = request.args
+    for name in args:
         if name not in accepted:
             listed = ", ".join(sorted(accepted))
             raise UnknownParameter(
@@ -205,4 +210,10 @@ def refuse_unknown_parameters(request: Request, accepted: frozenset[str]) -> Non
                 + (f"accepted parameters: {listed}" if accepted else "this endpoint takes none"),
                 parameter=name,
                 accepted=sorted(accepted),
+            )
+    for name in args.repeated():
+        if name not in repeatable:
+            raise InvalidValue(
+                f"query parameter '{name}' is given more than once; it takes one value",
+                parameter=name,
             )

@@ -108,7 +108,7 @@ def note_denial(error: ToggleMasterError) -> None:
 
 
 class _Route:
-    __slots__ = ("_body_limit", "accepted", "handler", "path")
+    __slots__ = ("_body_limit", "accepted", "handler", "path", "repeatable")
 
     def __init__(
         self,
@@ -116,6 +116,7 @@ class _Route:
         body_limit: BodyLimit,
         path: str,
         accepted: frozenset[str] | None = None,
+        repeatable: frozenset[str] = frozenset(),
     ) -> None:
         self.handler = handler
         self._body_limit = body_limit
@@ -123,6 +124,8 @@ class _Route:
         """The pattern, `/flags/<name>`: what the request log groups answers by."""
         self.accepted = accepted
         """The query parameters it takes; None: any (see `operations.strict_parameters`)."""
+        self.repeatable = repeatable
+        """Those of them that may be given more than once (`Parameter.repeatable`)."""
 
     @property
     def body_limit(self) -> int:
@@ -206,7 +209,8 @@ class Router:
             rule = Rule(path, endpoint=endpoint, methods=list(methods))
             self._map.add(rule)
             accepted = strict_parameters(access, parameters, responses)
-            route = _Route(handler, body_limit, path, accepted)
+            repeatable = frozenset(p.name for p in parameters if p.repeatable)
+            route = _Route(handler, body_limit, path, accepted, repeatable)
             self._routes[endpoint] = route
             if not rule.arguments:
                 static = self._static.setdefault(path, {})
@@ -284,7 +288,7 @@ class Router:
                 if refusal is not None:
                     return refusal, route.path
             if route.accepted is not None and query:
-                refuse_unknown_parameters(request, route.accepted)
+                refuse_unknown_parameters(request, route.accepted, route.repeatable)
             if arguments:
                 return route.handler(request, **arguments), route.path
             return route.handler(request), route.path

@@ -220,3 +220,16 @@ def test_request_target_without_leading_slash__json_never_a_redirect_to_the_host
     assert status in (200, 404), answer[:300]
     assert b"location:" not in head.lower()
     assert json.loads(body)
+
+
+def test_query_parameter_given_twice__422_and_tag_may_repeat(stack: DevStack, api_key: str) -> None:
+    # Given / When a list of flags asked for two environments at once, and for two tags
+    twice = _send(
+        stack, api_key, "flags", "GET", "/flags?environment=production&environment=staging"
+    )
+    tags = _send(stack, api_key, "flags", "GET", "/flags?tag=a&tag=b")
+    # Then the first is refused, naming the parameter, rather than one of them picked; tags
+    # are a list
+    assert twice.status_code == 422, twice.text
+    assert twice.json()["parameter"] == "environment"
+    assert tags.status_code == 200, tags.text
