@@ -71,6 +71,13 @@ def strict_parameters(
     return frozenset(p.name for p in parameters if p.location == "query")
 
 
+def refuses_repeats(access: Access, responses: Mapping[int, Any] | None) -> bool:
+    """Whether a route refuses a query parameter given twice (422) unless it is
+    `repeatable`: the API's routes, but those answering their protocol's own 400 (OFREP,
+    which checks its parameters itself)."""
+    return access is not Access.NONE and 400 not in (responses or {})
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One method on one path. Bodies are types (a model, `list[Model]`, a union) by media

@@ -199,8 +199,7 @@ def refuse_unknown_parameters(
 ) -> None:
     """422 for a query parameter outside `accepted`: a misspelt `?enviroment=` would
     otherwise act on the default environment, silently; and for one given twice that is
-    not `repeatable`: `?environment=production&environment=staging` names two, and
-    acting on either would be a guess."""
+    not `repeatable` (`refuse_repeated_parameters`)."""
     args = request.args
     for name in args:
         if name not in accepted:
@@ -211,7 +210,15 @@ def refuse_unknown_parameters(
                 parameter=name,
                 accepted=sorted(accepted),
             )
-    for name in args.repeated():
+    refuse_repeated_parameters(request, repeatable)
+
+
+def refuse_repeated_parameters(request: Request, repeatable: frozenset[str]) -> None:
+    """422 for a query parameter given twice that is not `repeatable`:
+    `?environment=production&environment=staging` names two, and acting on either would
+    be a guess. A route that takes any parameter (`GET /evaluate`'s attributes) asks
+    this alone."""
+    for name in request.args.repeated():
         if name not in repeatable:
             raise InvalidValue(
                 f"query parameter '{name}' is given more than once; it takes one value",

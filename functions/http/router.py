@@ -34,10 +34,11 @@ from functions.http.operations import (
     Handler,
     Operation,
     Parameter,
+    refuses_repeats,
     strict_parameters,
 )
 from functions.http.request_log import RequestLog
-from functions.http.requests import refuse_unknown_parameters
+from functions.http.requests import refuse_repeated_parameters, refuse_unknown_parameters
 from functions.http.responses import error_response
 
 CORRELATION_HEADER = REQUEST_ID_HEADER
@@ -108,7 +109,7 @@ def note_denial(error: ToggleMasterError) -> None:
 
 
 class _Route:
-    __slots__ = ("_body_limit", "accepted", "handler", "path", "repeatable")
+    __slots__ = ("_body_limit", "accepted", "handler", "path", "refuses_repeats", "repeatable")
 
     def __init__(
         self,
@@ -117,6 +118,7 @@ class _Route:
         path: str,
         accepted: frozenset[str] | None = None,
         repeatable: frozenset[str] = frozenset(),
+        refuses_repeats: bool = False,
     ) -> None:
         self.handler = handler
         self._body_limit = body_limit
@@ -126,6 +128,9 @@ class _Route:
         """The query parameters it takes; None: any (see `operations.strict_parameters`)."""
         self.repeatable = repeatable
         """Those of them that may be given more than once (`Parameter.repeatable`)."""
+        self.refuses_repeats = refuses_repeats
+        """Whether any other parameter given twice is refused, even where any parameter
+        is taken (`operations.refuses_repeats`)."""
 
     @property
     def body_limit(self) -> int:
@@ -210,7 +215,14 @@ class Router:
             self._map.add(rule)
             accepted = strict_parameters(access, parameters, responses)
             repeatable = frozenset(p.name for p in parameters if p.repeatable)
-            route = _Route(handler, body_limit, path, accepted, repeatable)
+            route = _Route(
+                handler,
+                body_limit,
+                path,
+                accepted,
+                repeatable,
+                refuses_repeats(access, responses),
+            )
             self._routes[endpoint] = route
             if not rule.arguments:
                 static = self._static.setdefault(path, {})
@@ -287,8 +299,11 @@ class Router:
                 refusal = body_refusal(len(request.body), route.body_limit)
                 if refusal is not None:
                     return refusal, route.path
-            if route.accepted is not None and query:
-                refuse_unknown_parameters(request, route.accepted, route.repeatable)
+            if query:
+                if route.accepted is not None:
+                    refuse_unknown_parameters(request, route.accepted, route.repeatable)
+                elif route.refuses_repeats:
+                    refuse_repeated_parameters(request, route.repeatable)
             if arguments:
                 return route.handler(request, **arguments), route.path
             return route.handler(request), route.path

@@ -233,3 +233,14 @@ def test_query_parameter_given_twice__422_and_tag_may_repeat(stack: DevStack, ap
     assert twice.status_code == 422, twice.text
     assert twice.json()["parameter"] == "environment"
     assert tags.status_code == 200, tags.text
+
+
+def test_evaluate__user_or_attribute_given_twice__422(stack: DevStack, api_key: str) -> None:
+    # Given / When an evaluation names two users, or one attribute twice
+    users = _send(stack, api_key, "evaluation", "GET", "/evaluate?user_id=a&user_id=b&flag_name=x")
+    countries = _send(
+        stack, api_key, "evaluation", "GET", "/evaluate?user_id=a&flag_name=x&country=PT&country=ES"
+    )
+    # Then each is refused, naming the parameter, rather than decided for one of them
+    assert (users.status_code, users.json()["parameter"]) == (422, "user_id")
+    assert (countries.status_code, countries.json()["parameter"]) == (422, "country")

@@ -302,6 +302,16 @@ def test_handle__single_valued_parameter_given_twice__422_naming_it(query: str) 
     )
 
 
+@pytest.mark.parametrize("query", ["user_id=a&user_id=b", "user_id=a&plan=pro&plan=free"])
+def test_handle__free_form_route_parameter_given_twice__422_naming_it(query: str) -> None:
+    # Given / When a route that takes any attribute gets one of them twice
+    code, body = _call("GET", f"/keyed/free?{query}")
+    # Then it is refused, naming it, rather than one of the values picked
+    assert code == 422
+    assert body["code"] == "invalid_value"
+    assert body["parameter"] == query.split("&")[-1].split("=")[0]
+
+
 def test_handle__free_form_parameters_or_open_route__any_parameter_taken() -> None:
     # Given / When a route gathering attributes, and an open one, get parameters they
     # do not name
