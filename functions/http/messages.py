@@ -74,12 +74,12 @@ class QueryArgs:
         if len(self._pairs) == len(self._first):
             return []  # no name repeated (most queries)
         seen: set[str] = set()
-        twice: list[str] = []
-        for name, _ in self._pairs:
-            if name in seen and name not in twice:
-                twice.append(name)
+        twice: dict[str, None] = {}  # ordered, and a lookup per pair: a query of thousands
+        for name, _ in self._pairs:  # of names each given twice stays linear
+            if name in seen:
+                twice[name] = None
             seen.add(name)
-        return twice
+        return list(twice)
 
     def items(self, multi: bool = False) -> Iterator[tuple[str, str]]:
         """Each name with its first value; `multi`: every pair, in the order sent."""

@@ -110,3 +110,11 @@ def test_response__text_body__utf8_bytes_and_own_headers() -> None:
     assert first.body == "é".encode()
     assert (first.status, first.media_type) == (201, "text/plain")
     assert (second.body, second.status, second.headers, second.media_type) == (b"", 200, {}, None)
+
+
+def test_query_args_repeated__names_given_twice__each_once_in_order_they_came() -> None:
+    # Given / When a query with names given twice and three times, and one given once
+    repeated = QueryArgs.parse("b=1&a=2&b=3&c=4&a=5&b=6").repeated()
+    # Then each repeated name once, in the order it first came
+    assert repeated == ["b", "a"]
+    assert QueryArgs.parse("a=1&b=2").repeated() == []
