@@ -56,7 +56,11 @@ from functions.core.snapshot.state import Snapshot
 from functions.http.access import ENVIRONMENT
 from functions.http.messages import Request, Response
 from functions.http.operations import Access, Parameter
-from functions.http.requests import api_key, refuse_unknown_parameters
+from functions.http.requests import (
+    api_key,
+    refuse_repeated_parameters,
+    refuse_unknown_parameters,
+)
 from functions.http.responses import fast_json_response
 from functions.http.router import Router, note_denial
 from functions.http.throttle import Throttle
@@ -198,6 +202,7 @@ def _access(evaluator: EvaluationService, request: Request) -> tuple[Snapshot, s
     try:
         if request.query_string:
             refuse_unknown_parameters(request, QUERY_PARAMETERS)
+            refuse_repeated_parameters(request, frozenset())
         environment = evaluator.environment(snapshot, caller, request.args.get("environment"))
     except (EnvironmentNotFound, BadRequest, Unprocessable) as exc:
         raise _Refusal("GENERAL", exc.message) from None

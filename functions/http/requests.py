@@ -194,14 +194,10 @@ def text_query(args: QueryArgs, name: str, *, limit: int) -> str:
     return value
 
 
-def refuse_unknown_parameters(
-    request: Request, accepted: frozenset[str], repeatable: frozenset[str] = frozenset()
-) -> None:
+def refuse_unknown_parameters(request: Request, accepted: frozenset[str]) -> None:
     """422 for a query parameter outside `accepted`: a misspelt `?enviroment=` would
-    otherwise act on the default environment, silently; and for one given twice that is
-    not `repeatable` (`refuse_repeated_parameters`)."""
-    args = request.args
-    for name in args:
+    otherwise act on the default environment, silently."""
+    for name in request.args:
         if name not in accepted:
             listed = ", ".join(sorted(accepted))
             raise UnknownParameter(
@@ -210,14 +206,12 @@ def refuse_unknown_parameters(
                 parameter=name,
                 accepted=sorted(accepted),
             )
-    refuse_repeated_parameters(request, repeatable)
 
 
 def refuse_repeated_parameters(request: Request, repeatable: frozenset[str]) -> None:
     """422 for a query parameter given twice that is not `repeatable`:
     `?environment=production&environment=staging` names two, and acting on either would
-    be a guess. A route that takes any parameter (`GET /evaluate`'s attributes) asks
-    this alone."""
+    be a guess."""
     for name in request.args.repeated():
         if name not in repeatable:
             raise InvalidValue(

@@ -129,8 +129,8 @@ class _Route:
         self.repeatable = repeatable
         """Those of them that may be given more than once (`Parameter.repeatable`)."""
         self.refuses_repeats = refuses_repeats
-        """Whether any other parameter given twice is refused, even where any parameter
-        is taken (`operations.refuses_repeats`)."""
+        """Whether any other parameter given twice is refused (`operations.refuses_repeats`:
+        every API route, those taking any parameter included)."""
 
     @property
     def body_limit(self) -> int:
@@ -301,8 +301,8 @@ class Router:
                     return refusal, route.path
             if query:
                 if route.accepted is not None:
-                    refuse_unknown_parameters(request, route.accepted, route.repeatable)
-                elif route.refuses_repeats:
+                    refuse_unknown_parameters(request, route.accepted)
+                if route.refuses_repeats:
                     refuse_repeated_parameters(request, route.repeatable)
             if arguments:
                 return route.handler(request, **arguments), route.path
