@@ -20,11 +20,15 @@ functions, started with the dev stack's own server command and worker count):
   every message is read back. ``/metrics`` is not used: a scrape does not say which
   worker answered.
 - **cold start**: process start to the first 200, medians of three, for every function
-  (and hello, the yardstick) with an empty configuration (``/health``), and for
+  (and hello, the yardstick) with an empty configuration (``/health``; the goal is held
+  to it), then ``/ready`` (what Knative's queue-proxy waits for: the function's
+  PostgreSQL and Redis connected; hello answers every path), and for
   evaluation with 10 000 flags (``/health``, then ``/ready``, then a first decision;
   the goal is held to the first decision). The 9 900 flags beyond the load's 100 go
   straight into PostgreSQL in one transaction: through the import API they would take
-  longer than the whole bench may.
+  longer than the whole bench may. The package's bytecode is compiled first, as the
+  image's ``pip install`` compiles it: where ``PYTHONDONTWRITEBYTECODE`` is set, every
+  start would otherwise compile each of our modules again, which no container does.
 
 The ratios are what count: the machine is shared, so only figures taken in the same
 run compare. Goals from issue 15; a missed goal is printed as MISSED and does not make
@@ -33,6 +37,7 @@ the run fail; the exit status is non-zero only when the harness could not measur
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import http.client
 import json
@@ -54,6 +59,7 @@ from typing import Any
 import psycopg
 import requests
 
+import functions
 from functions.core import engine
 from functions.core.names import FUNCTIONS
 from functions.devstack.aws import client as aws_client
@@ -181,6 +187,19 @@ def _cpu_times() -> tuple[int, int]:
 
 
 # -- processes -------------------------------------------------------------------------
+
+
+def compile_bytecode() -> None:
+    """Compile the functions package and the hello target to bytecode, as the image's
+    `pip install` does for the package: a cold start then reads each module's bytecode,
+    as a container's does, rather than compiling its source (what every start does where
+    PYTHONDONTWRITEBYTECODE is set and nothing compiled it before)."""
+    package = Path(functions.__file__).resolve().parent
+    compiled = compileall.compile_dir(package, quiet=1) and compileall.compile_file(
+        HELLO_SOURCE, quiet=1
+    )
+    if not compiled:
+        raise HarnessError(f"could not compile the bytecode of {package}")
 
 
 def pause_drain(stack: DevStack) -> None:
@@ -475,7 +494,8 @@ def worker_events(evaluation_url: str, workers: int) -> dict[str, int] | None:
 class Figures:
     workers: int = 0
     commands: tuple[str, str] = ("", "")
-    cold: dict[str, float] = field(default_factory=dict)
+    cold: dict[str, list[float]] = field(default_factory=dict)
+    """function → seconds to the first 200 of /health, then of /ready"""
     cold_many: list[float] = field(default_factory=list)
     hello: Load | None = None
     evaluate: Load | None = None
@@ -511,10 +531,10 @@ def measure(stack: DevStack, figures: Figures) -> None:
 
     with figures.phase("cold starts"):
         figures.settle()
-        health: list[Probe] = [("/health", {})]
+        probes: list[Probe] = [("/health", {}), ("/ready", {})]
         for target in FUNCTIONS:
-            figures.cold[target] = median_cold_start(function_process(stack, target), health)[0]
-        figures.cold["hello"] = median_cold_start(hello_at, health)[0]
+            figures.cold[target] = median_cold_start(function_process(stack, target), probes)
+        figures.cold["hello"] = median_cold_start(hello_at, probes)
         check_alive(stack)
 
     with figures.phase("evaluate vs hello"):
@@ -625,12 +645,13 @@ def report(figures: Figures) -> None:
     dropped = "" if sqs.dropped is None else f", {sqs.dropped:,} dropped"
     value = f"{sqs.events / max(sqs.evaluations, 1):.3f}{dropped} ({sqs.evaluations:,} evaluations)"
     table.add("  events sent / evaluations", value)
-    for target, seconds in figures.cold.items():
-        name, value = f"cold start {target}, empty", f"{seconds:.2f} s (/health)"
+    for target, (health, ready) in figures.cold.items():
+        name = f"cold start {target}, empty"
+        value = f"{health:.2f} s (/health), /ready {ready:.2f} s"
         if target == "hello":
             table.add(name, value, "yardstick")
         else:
-            table.add(name, value, f"<= {COLD_GOAL} s", seconds <= COLD_GOAL)
+            table.add(name, value, f"<= {COLD_GOAL} s", health <= COLD_GOAL)
     health, ready, first = figures.cold_many
     name = f"cold start evaluation, {MANY_FLAGS:,} flags"
     goal = f"<= {COLD_MANY_GOAL} s"
@@ -646,8 +667,8 @@ def report(figures: Figures) -> None:
     print(f"  evaluation: {figures.commands[0]}")
     print(f"  hello:      {figures.commands[1]}")
     print(
-        f"  cold starts: median of {COLD_RUNS}; {MANY_FLAGS - BULK_FLAGS:,} flags"
-        f" inserted in {figures.insert_seconds:.1f} s"
+        f"  cold starts: median of {COLD_RUNS}, bytecode compiled as in the image;"
+        f" {MANY_FLAGS - BULK_FLAGS:,} flags inserted in {figures.insert_seconds:.1f} s"
     )
     if figures.sqs is not None:
         print(f"  SQS: messages counted by the queue; the rest from {figures.sqs.counted_by}")
@@ -666,6 +687,7 @@ def main() -> int:
         return 1
     figures = Figures()
     try:
+        compile_bytecode()
         with figures.phase("total"), private_stack() as stack:
             try:
                 measure(stack, figures)
