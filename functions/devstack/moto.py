@@ -42,6 +42,11 @@ class MotoServer:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> str:
         """Start moto and wait until it answers HTTP; its endpoint URL."""
         binary = venv_script("moto_server")

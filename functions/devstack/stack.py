@@ -334,12 +334,9 @@ class DevStack:
         if self._gateway is not None:
             self._stopping("gateway", self._gateway.stop)
             self._gateway = None
-        self._forwarder_stop.set()
-        if self._forwarder_thread is not None:
-            # First, so it never delivers to an analytics that is already going away;
-            # what is still queued stays in SQS for the next run.
-            self._forwarder_thread.join(timeout=self.forwarder_wait_seconds + 15)
-            self._forwarder_thread = None
+        # First, so it never delivers to an analytics that is already going away; what is
+        # still queued stays in SQS for the next run.
+        self.pause_forwarder()
         for process in self._functions.values():
             self._stopping(process.name, process.terminate)  # they shut down side by side
         for target in reversed(list(self._functions)):
@@ -355,6 +352,21 @@ class DevStack:
         if self._postgres is not None:
             self._stopping("postgres", self._postgres.stop)
             self._postgres = None
+
+    def pause_forwarder(self) -> None:
+        """Stop delivering SQS's messages to analytics, and wait until the forwarder has
+        stopped: the queue then keeps every event sent (`make bench` counts them there,
+        and analytics takes no CPU meanwhile)."""
+        self._forwarder_stop.set()
+        if self._forwarder_thread is not None:
+            self._forwarder_thread.join(timeout=self.forwarder_wait_seconds + 15)
+            self._forwarder_thread = None
+
+    @property
+    def aws_emulator_pid(self) -> int | None:
+        """The process id of the AWS emulator this stack started (None: AWS_ENDPOINT_URL
+        named another one)."""
+        return self._moto.pid if self._moto is not None else None
 
     def stop_function(self, target: str) -> None:
         """Stop one function as Kubernetes would (SIGTERM, then wait): for shutdown tests."""

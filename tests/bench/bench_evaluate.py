@@ -202,22 +202,12 @@ def compile_bytecode() -> None:
         raise HarnessError(f"could not compile the bytecode of {package}")
 
 
-def pause_drain(stack: DevStack) -> None:
-    """Stop the SQS→analytics forwarder: analytics then takes no CPU, and SQS keeps
-    every message the evaluation sends, for counting.
-    Until DevStack offers this, its own stop event and thread are used."""
-    stack._forwarder_stop.set()
-    if stack._forwarder_thread is not None:
-        stack._forwarder_thread.join(timeout=stack.forwarder_wait_seconds + 15)
-
-
 def lower_emulator_priority(stack: DevStack) -> None:
     """Run the AWS emulator at the lowest CPU priority. It stands in for SQS, which in
     production ingests the events on AWS's machines; here its parsing and storing of
     every pack (a Python server) would otherwise take a share of the 2 cores that
     evaluation's figures would pay for, as the paused analytics drain would."""
-    moto = stack._moto
-    pid = moto._process.pid if moto is not None and moto._process is not None else None
+    pid = stack.aws_emulator_pid
     if pid is None:
         return
     for task in Path(f"/proc/{pid}/task").iterdir():  # every thread, present and future
@@ -225,14 +215,13 @@ def lower_emulator_priority(stack: DevStack) -> None:
 
 
 def function_env(stack: DevStack, target: str, port: int) -> dict[str, str]:
-    """The environment the stack gives `target`, on another port (its own method, until
-    DevStack makes it public)."""
-    return {**stack._function_env(target), "PORT": str(port)}
+    """The environment the stack gives `target`, on another port."""
+    return {**stack.function_env(target), "PORT": str(port)}
 
 
 def worker_count(stack: DevStack) -> int:
     """Evaluation's WORKERS, as the stack sets it; unset means the machine's cores."""
-    return int(stack._function_env("evaluation").get("WORKERS") or os.cpu_count() or 1)
+    return int(stack.function_env("evaluation").get("WORKERS") or os.cpu_count() or 1)
 
 
 def hello_process(stack: DevStack, port: int, workers: int) -> ChildProcess:
@@ -518,7 +507,7 @@ class Figures:
 
 def measure(stack: DevStack, figures: Figures) -> None:
     figures.workers = worker_count(stack)
-    pause_drain(stack)
+    stack.pause_forwarder()  # analytics takes no CPU; SQS keeps every event, for counting
     lower_emulator_priority(stack)
     hello_port = free_port()
     figures.commands = (
