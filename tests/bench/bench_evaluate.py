@@ -9,18 +9,20 @@ functions, started with the dev stack's own server command and worker count):
   how much one run's figures swing on a shared machine. Both get the same requests
   from ``load.lua``: 10 000 users over five flags (one of them the 30 % rollout of
   DESIGN.md §5) and three environments, each with its own environment-bound key.
-  Events flow to SQS; the SQS→analytics forwarder is paused so that analytics takes
-  none of the two cores and the queue keeps every message for counting.
+  Events flow: the measured evaluation (started like the stack's, which is stopped
+  meanwhile) sends them through its server's relay with boto3, as in production, to
+  ``sqs_endpoint.py``, a minimal SQS that counts them (it says why not moto, whose
+  CPU on these two cores is AWS's in production). The stack's SQS→analytics forwarder
+  is paused, so that analytics takes none of the two cores.
 - **OFREP bulk**: ``POST /ofrep/v1/evaluate/flags`` for one context, the environment
   holding 100 boolean flags (half with a percentage rule); decisions per second is
   requests per second × flags per answer.
-- **SQS cost** of those evaluations: the queue counts the messages (the paused drain
-  takes none); billed requests (SQS bills each started 64 KiB of a message as one
-  request: the figure the goal is held to) and events sent come from the publishers'
+- **SQS cost** of those evaluations: messages, billed requests (SQS bills each started
+  64 KiB of a message as one request: the figure the goal is held to) and events, as
+  the endpoint counted every message it took; dropped events come from the publishers'
   own counts, summed over every worker process through ``/status`` (which names its
-  pid), and are used only when their message count equals the queue's; otherwise
-  every message is read back. ``/metrics`` is not used: a scrape does not say which
-  worker answered.
+  pid), whose message and event counts are also checked against the endpoint's.
+  ``/metrics`` is not used: a scrape does not say which worker answered.
 - **cold start**: process start to the first 200, medians of three, for every function
   (and hello, the yardstick) with an empty configuration (``/health``; the goal is held
   to it), then ``/ready`` (what Knative's queue-proxy waits for: the function's
@@ -43,7 +45,6 @@ import compileall
 import contextlib
 import http.client
 import json
-import math
 import os
 import re
 import shlex
@@ -61,23 +62,25 @@ from typing import Any
 import psycopg
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import functions
 from functions.core import engine
 from functions.core.names import FUNCTIONS
-from functions.devstack.aws import client as aws_client
 from functions.devstack.errors import StartupError
 from functions.devstack.processes import ChildProcess, free_port, tail
 from functions.devstack.stack import DevStack, function_command, private_stack
+from tests.bench import sqs_endpoint
 
 HERE = Path(__file__).resolve().parent
 HELLO_SOURCE = HERE / "hello.py"
+SQS_ENDPOINT_SOURCE = HERE / "sqs_endpoint.py"
 LOAD_SCRIPT = HERE / "load.lua"
 
 RUNS, SECONDS, WARM_UP_SECONDS, CONNECTIONS, USERS = 3, 8, 2, 32, 10_000
 ENVIRONMENTS = ("development", "staging", "production")
 BULK_FLAGS, LOAD_FLAGS, MANY_FLAGS = 100, 5, 10_000
 COLD_RUNS, COLD_TIMEOUT = 3, 30.0
-SQS_BILLING_CHUNK = 64 * 1024
 IDLE = 0.2
 
 RATE_GOAL, P99_GOAL, DECISIONS_GOAL, SQS_GOAL = 0.7, 1.5, 100_000, 1.0
@@ -205,10 +208,9 @@ def compile_bytecode() -> None:
 
 
 def lower_emulator_priority(stack: DevStack) -> None:
-    """Run the AWS emulator at the lowest CPU priority. It stands in for SQS, which in
-    production ingests the events on AWS's machines; here its parsing and storing of
-    every pack (a Python server) would otherwise take a share of the 2 cores that
-    evaluation's figures would pay for, as the paused analytics drain would."""
+    """Run the stack's AWS emulator at the lowest CPU priority: the measured load sends
+    nothing to it (see `SqsEndpoint`), but the cold starts' first decisions do, and
+    whatever it does should take as little of the two cores as it can."""
     pid = stack.aws_emulator_pid
     if pid is None:
         return
@@ -395,68 +397,79 @@ def ofrep_bulk(evaluation_url: str, keys: Sequence[str]) -> tuple[Load, int] | s
 # -- SQS -------------------------------------------------------------------------------
 
 
+class SqsEndpoint:
+    """`sqs_endpoint.py` in a process of its own, at the lowest CPU priority: where the
+    measured evaluation sends its events (that module says why not moto)."""
+
+    def __init__(self, stack: DevStack) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.queue_url = sqs_endpoint.queue_url(self.port, "togglemaster-evaluation-events")
+        self.process = ChildProcess(
+            "SQS endpoint",
+            ["nice", "-n", "19", sys.executable, str(SQS_ENDPOINT_SOURCE), str(self.port)],
+            log_path=stack.logs_dir / "sqs-endpoint.log",
+        )
+
+    def start(self) -> None:
+        self.process.start()
+        wait_for_200(self.process, self.port, "/counts")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def counts(self) -> dict[str, int]:
+        answer = requests.get(f"{self.url}/counts", timeout=5).json()
+        return {name: int(answer[name]) for name in ("messages", "billed", "events")}
+
+    def settled_counts(self) -> dict[str, int]:
+        """The counts once they have not changed for 2.5 s (the publishers flush at least
+        every second), at most 30 s."""
+        counts, since = self.counts(), time.monotonic()
+        deadline = since + 30
+        while time.monotonic() < deadline and time.monotonic() - since < 2.5:
+            time.sleep(0.25)
+            now = self.counts()
+            if now != counts:
+                counts, since = now, time.monotonic()
+        return counts
+
+
 @dataclass(frozen=True)
 class SqsCost:
     evaluations: int
     messages: int
-    """SendMessage calls: the messages in the queue, counted by SQS"""
+    """SendMessage calls the endpoint took"""
     billed: int
     """requests as SQS bills them: one per started 64 KiB of each message"""
     events: int
     dropped: int | None
-    counted_by: str
+    agreement: str
+    """whether the workers' own counts agree with the endpoint's"""
 
 
-def sqs_cost(stack: DevStack, evaluations: int, workers: int) -> SqsCost:
-    """What the evaluations cost in SQS. The queue counts the messages (the drain is
-    paused: nothing takes them); billed requests and events come from the publishers'
-    own counts when those are complete (every worker answered `/status` and their
-    messages add up to the queue's), else from reading every message back (slow: the
-    packs are up to 256 KiB, hundreds of MB through moto)."""
-    sqs = aws_client("sqs", endpoint_url=stack.aws_endpoint_url, region=stack.region)
-    messages = _settled_count(sqs, stack.queue_url)
-    own = worker_events(stack.url_of("evaluation"), workers)
-    if own is not None and own["sqs_messages"] == messages:
-        return SqsCost(
-            evaluations,
-            messages,
-            own["sqs_billed_requests"],
-            own["sent"],
-            own["dropped"],
-            "the workers' /status, complete: their messages add up to the queue's",
+def sqs_cost(endpoint: SqsEndpoint, evaluation_url: str, evaluations: int, workers: int) -> SqsCost:
+    """What the evaluations cost in SQS, as the endpoint counted every message it took;
+    dropped events and a cross-check from the publishers' own counts, summed over the
+    worker processes."""
+    counts = endpoint.settled_counts()
+    own = worker_events(evaluation_url, workers)
+    if own is None:
+        agreement = "the workers' own counts could not all be read"
+    elif (own["sqs_messages"], own["sent"]) == (counts["messages"], counts["events"]):
+        agreement = "the workers' own counts agree"
+    else:
+        agreement = (
+            f"the workers counted {own['sqs_messages']:,} messages and {own['sent']:,} events"
         )
-    billed = events = 0
-    while received := sqs.receive_message(
-        QueueUrl=stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=900
-    ).get("Messages", []):
-        for message in received:
-            body = str(message["Body"])
-            billed += max(1, math.ceil(len(body.encode()) / SQS_BILLING_CHUNK))
-            try:
-                decoded = json.loads(body)
-            except ValueError:
-                decoded = None
-            count = decoded.get("count") if isinstance(decoded, dict) else None
-            events += count if isinstance(count, int) else 1  # a sealed pack says its count
-    return SqsCost(evaluations, messages, billed, events, None, "every message read back")
-
-
-def _settled_count(sqs: Any, queue_url: str) -> int:
-    """The number of messages in the queue once it has not changed for 2.5 s (the
-    publishers flush at least every second)."""
-    count, since = -1, time.monotonic()
-    deadline = since + 30
-    while time.monotonic() < deadline:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        now = int(attributes["ApproximateNumberOfMessages"])
-        if now != count:
-            count, since = now, time.monotonic()
-        elif time.monotonic() - since >= 2.5:
-            break
-        time.sleep(0.25)
-    return count
+    return SqsCost(
+        evaluations,
+        counts["messages"],
+        counts["billed"],
+        counts["events"],
+        None if own is None else own["dropped"],
+        agreement,
+    )
 
 
 def worker_events(evaluation_url: str, workers: int) -> dict[str, int] | None:
@@ -511,11 +524,14 @@ class Figures:
 
 def measure(stack: DevStack, figures: Figures) -> None:
     figures.workers = worker_count(stack)
-    stack.pause_forwarder()  # analytics takes no CPU; SQS keeps every event, for counting
+    stack.pause_forwarder()  # analytics takes no CPU
     lower_emulator_priority(stack)
-    hello_port = free_port()
+    hello_port, evaluation_port = free_port(), free_port()
+    endpoint = SqsEndpoint(stack)
+    evaluation = measured_evaluation(stack, evaluation_port, endpoint)
+    evaluation_url = f"http://127.0.0.1:{evaluation_port}"
     figures.commands = (
-        shlex.join(function_command("evaluation", stack.ports.evaluation, stack.functions_source)),
+        shlex.join(evaluation.command),
         shlex.join(hello_process(stack, hello_port, figures.workers).command),
     )
 
@@ -530,10 +546,43 @@ def measure(stack: DevStack, figures: Figures) -> None:
         figures.cold["hello"] = median_cold_start(hello_at, probes)
         check_alive(stack)
 
+    stack.stop_function("evaluation")  # the measured one is the only evaluation running
+    endpoint.start()
+    evaluation.start()
+    try:
+        wait_for_200(evaluation, evaluation_port, "/ready")
+        measure_evaluation(stack, figures, evaluation_url, endpoint, hello_at, hello_port)
+    finally:
+        evaluation.stop()
+        endpoint.stop()
+
+
+def measured_evaluation(stack: DevStack, port: int, endpoint: SqsEndpoint) -> ChildProcess:
+    """Evaluation as the stack runs it, its events sent to `endpoint` rather than moto."""
+    return ChildProcess(
+        "evaluation (measured)",
+        function_command("evaluation", port, stack.functions_source),
+        log_path=stack.logs_dir / "evaluation-measured.log",
+        env={
+            **function_env(stack, "evaluation", port),
+            "AWS_ENDPOINT_URL": endpoint.url,
+            "AWS_SQS_URL": endpoint.queue_url,
+        },
+    )
+
+
+def measure_evaluation(
+    stack: DevStack,
+    figures: Figures,
+    evaluation_url: str,
+    endpoint: SqsEndpoint,
+    hello_at: Callable[[int], ChildProcess],
+    hello_port: int,
+) -> None:
+    """Everything but the cold starts, against the measured evaluation."""
     with figures.phase("evaluate vs hello"):
         import_flags(stack, stack.new_key("bench-admin"), BULK_FLAGS)
         keys = [stack.new_key(f"bench-{env}", environment=env) for env in ENVIRONMENTS]
-        evaluation_url = stack.url_of("evaluation")
         hello = hello_at(hello_port)
         hello.start()
         try:
@@ -548,7 +597,7 @@ def measure(stack: DevStack, figures: Figures) -> None:
             hello.stop()
 
     with figures.phase("SQS count"):
-        figures.sqs = sqs_cost(stack, evaluations, figures.workers)
+        figures.sqs = sqs_cost(endpoint, evaluation_url, evaluations, figures.workers)
 
     with figures.phase("OFREP"):
         figures.settle()
@@ -558,7 +607,7 @@ def measure(stack: DevStack, figures: Figures) -> None:
         figures.insert_seconds = insert_flags(stack, BULK_FLAGS, MANY_FLAGS)
         auth = {"Authorization": f"Bearer {keys[0]}"}
         last = f"/evaluate?user_id=user-1&flag_name={flag_name(MANY_FLAGS - 1)}"
-        wait_for_200_on_stack(stack, last, auth)
+        wait_for_decision(evaluation_url, last, auth)
         figures.settle()
         decision = f"/evaluate?user_id=user-1&flag_name={flag_name(0)}"
         figures.cold_many = median_cold_start(
@@ -576,11 +625,11 @@ def check_alive(stack: DevStack) -> None:
         raise HarnessError(f"the stack's functions exited: {dead}\n{logs}")
 
 
-def wait_for_200_on_stack(stack: DevStack, path: str, headers: Mapping[str, str]) -> None:
-    """Until the stack's own evaluation decides the last flag written (its snapshot,
-    and the Redis copy cold starts read, have caught up)."""
+def wait_for_decision(evaluation_url: str, path: str, headers: Mapping[str, str]) -> None:
+    """Until the running evaluation decides the last flag written (its snapshot, and the
+    Redis copy cold starts read, have caught up)."""
     deadline = time.monotonic() + 60
-    while status_of(stack.ports.evaluation, path, headers) != 200:
+    while requests.get(f"{evaluation_url}{path}", headers=headers, timeout=5).status_code != 200:
         if time.monotonic() > deadline:
             raise HarnessError(f"evaluation never answered 200 on {path} after the bulk write")
         time.sleep(0.1)
@@ -661,7 +710,8 @@ def report(figures: Figures) -> None:
     print(
         f"make bench: wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, median of {RUNS} alternating runs,"
         f" {USERS:,} users x {LOAD_FLAGS} flags x {len(ENVIRONMENTS)} environments,"
-        f" WORKERS={figures.workers}, analytics drain paused, SQS emulator at nice 19"
+        f" WORKERS={figures.workers}, analytics drain paused, events to the bench's SQS"
+        " endpoint"
     )
     print(f"  evaluation: {figures.commands[0]}")
     print(f"  hello:      {figures.commands[1]}")
@@ -670,7 +720,7 @@ def report(figures: Figures) -> None:
         f" {MANY_FLAGS - BULK_FLAGS:,} flags inserted in {figures.insert_seconds:.1f} s"
     )
     if figures.sqs is not None:
-        print(f"  SQS: messages counted by the queue; the rest from {figures.sqs.counted_by}")
+        print(f"  SQS: counted by the endpoint, every message it took; {figures.sqs.agreement}")
     if figures.busy >= IDLE:
         print(
             f"  note: other work kept the machine {figures.busy:.0%} busy when a measurement"
