@@ -355,8 +355,8 @@ class DevStack:
 
     def pause_forwarder(self) -> None:
         """Stop delivering SQS's messages to analytics, and wait until the forwarder has
-        stopped: the queue then keeps every event sent (`make bench` counts them there,
-        and analytics takes no CPU meanwhile)."""
+        stopped: the queue then keeps every event sent, and analytics takes no CPU
+        (`make bench`)."""
         self._forwarder_stop.set()
         if self._forwarder_thread is not None:
             self._forwarder_thread.join(timeout=self.forwarder_wait_seconds + 15)
@@ -369,7 +369,8 @@ class DevStack:
         return self._moto.pid if self._moto is not None else None
 
     def stop_function(self, target: str) -> None:
-        """Stop one function as Kubernetes would (SIGTERM, then wait): for shutdown tests."""
+        """Stop one function as Kubernetes would (SIGTERM, then wait): for shutdown tests,
+        and for `make bench`, which runs its own evaluation instead."""
         self._functions.pop(target).stop()
 
     def signal_stop(self, target: str) -> None:
