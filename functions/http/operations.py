@@ -58,23 +58,25 @@ def strict_parameters(
     access: Access, parameters: Sequence[Parameter], responses: Mapping[int, Any] | None
 ) -> frozenset[str] | None:
     """The query parameters a route refuses anything beyond (422), or None when the
-    router checks none: the API's routes (those behind a key) take exactly those they
-    declare, unless one gathers the rest (`free_form`: `GET /evaluate`'s attributes) or
-    answers its protocol's own 400 (OFREP, which checks them itself). Open routes
-    (probes, descriptions) are what probes and browsers call with whatever they append."""
-    if (
-        access is Access.NONE
-        or any(parameter.free_form for parameter in parameters)
-        or 400 in (responses or {})
-    ):
+    router checks none: the routes whose query it checks (`_router_checks_query`) take
+    exactly those they declare, unless one gathers the rest (`free_form`: `GET
+    /evaluate`'s attributes)."""
+    if not _router_checks_query(access, responses) or any(p.free_form for p in parameters):
         return None
     return frozenset(p.name for p in parameters if p.location == "query")
 
 
 def refuses_repeats(access: Access, responses: Mapping[int, Any] | None) -> bool:
     """Whether a route refuses a query parameter given twice (422) unless it is
-    `repeatable`: the API's routes, but those answering their protocol's own 400 (OFREP,
-    which checks its parameters itself)."""
+    `repeatable`: every route whose query the router checks, those taking any parameter
+    included."""
+    return _router_checks_query(access, responses)
+
+
+def _router_checks_query(access: Access, responses: Mapping[int, Any] | None) -> bool:
+    """The API's routes (those behind a key), but those answering their protocol's own
+    400 (OFREP, which checks its parameters itself). Open routes (probes, descriptions)
+    are what probes and browsers call with whatever they append."""
     return access is not Access.NONE and 400 not in (responses or {})
 
 
