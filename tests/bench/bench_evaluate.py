@@ -456,11 +456,16 @@ def sqs_cost(endpoint: SqsEndpoint, evaluation_url: str, evaluations: int, worke
     own = worker_events(evaluation_url, workers)
     if own is None:
         agreement = "the workers' own counts could not all be read"
-    elif (own["sqs_messages"], own["sent"]) == (counts["messages"], counts["events"]):
+    elif (own["sqs_messages"], own["sent"], own["sqs_billed_requests"]) == (
+        counts["messages"],
+        counts["events"],
+        counts["billed"],
+    ):
         agreement = "the workers' own counts agree"
     else:
         agreement = (
-            f"the workers counted {own['sqs_messages']:,} messages and {own['sent']:,} events"
+            f"the workers counted {own['sqs_messages']:,} messages, {own['sent']:,} events"
+            f" and {own['sqs_billed_requests']:,} billed requests"
         )
     return SqsCost(
         evaluations,
